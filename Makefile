@@ -1,0 +1,36 @@
+# Two entry points for a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test ui check-defs bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## Run the main job end to end in sample mode (offline) and say where the outputs are.
+demo: venv
+	$(BIN)/energy-pipelines demo
+
+## Run the whole test suite (REQUIRE_SERVICES=1 turns service skips into failures).
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Open the Dagster UI on the data root's Dagster home.
+ui: venv
+	$(BIN)/energy-pipelines ui
+
+check-defs: venv
+	$(BIN)/dg check defs
+
+bench: venv
+	$(BIN)/python benchmarks/bench_eco2mix_backfill.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

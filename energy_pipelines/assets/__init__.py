@@ -1,0 +1,1 @@
+"""Dagster wiring: assets built from the catalogue and thin wrappers over the pure transforms."""

@@ -1,0 +1,44 @@
+"""Dagster resources: the data root and the source mode, handed to assets (tests override them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from energy_pipelines.settings import MODES, Settings, load_settings, source_mode
+from energy_pipelines.sources.landing import LandingZone
+from energy_pipelines.storage import ParquetStore, Warehouse
+
+
+class Platform(dg.ConfigurableResource):
+    """Where this deployment keeps its data and whether sources are simulated or live."""
+
+    home: str
+    mode: str = "sample"
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Platform:
+        settings = settings or load_settings()
+        return cls(home=str(settings.home), mode=settings.mode)
+
+    def settings(self) -> Settings:
+        base = load_settings()
+        if self.mode not in MODES:
+            raise ValueError(f"Platform.mode={self.mode!r}: expected one of {MODES}")
+        return Settings(home=Path(self.home), mode=self.mode, partitions_start=base.partitions_start,
+                        partitions_end=base.partitions_end)
+
+    def landing(self, source_id: str) -> LandingZone:
+        return LandingZone(Path(self.home) / "landing", source_id)
+
+    def source_mode(self, source_id: str, declared: str | None) -> str:
+        return source_mode(source_id, declared, self.settings())
+
+    @property
+    def store(self) -> ParquetStore:
+        return ParquetStore(Path(self.home) / "warehouse")
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(Path(self.home) / "warehouse.duckdb", self.store)

@@ -1,0 +1,92 @@
+"""Raw éCO2mix rows (text, as received) -> typed half-hourly regional mix with its green share.
+
+Green share (our documented definition, DOMAIN.md UC2):
+    green_share_pct = 100 * (eolien + solaire + hydraulique + bioenergies) / consommation
+Pumping is excluded (it is a load, not production). A missing input gives a missing share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from energy_pipelines.sources.rte_eco2mix import MEASURES
+from energy_pipelines.transforms.common import REJECT_COLUMNS, rejects_from_rows
+
+# ND = not available, '-' = not applicable (no nuclear plant in PACA): both are a missing value
+MISSING_MARKS = ("ND", "-", "")
+# when several files give the same half-hour, the most final figure wins
+NATURE_RANK = {"données définitives": 3, "données consolidées": 2, "données temps réel": 1}
+GREEN = ["eolien", "solaire", "hydraulique", "bioenergies"]
+
+
+@dataclass
+class Cleaned:
+    data: pd.DataFrame
+    rejects: pd.DataFrame
+    figures: dict
+
+
+def clean_eco2mix(raw: pd.DataFrame, regions: tuple[str, ...] = ("93",)) -> Cleaned:
+    reject_parts: list[pd.DataFrame] = []
+    raw = raw.reset_index(drop=True)
+
+    outside = ~raw["region_code"].astype(str).isin(regions)
+    if outside.any():
+        reasons = "region outside the dataset perimeter: " + raw.loc[outside, "region_code"].astype(str) \
+                  + f" not in {list(regions)}"
+        reject_parts.append(rejects_from_rows(raw[outside], reasons))
+    rows = raw[~outside].copy()
+
+    values = {}
+    bad = pd.Series("", index=rows.index)
+    for col in MEASURES:
+        text = rows[col].astype("string").str.strip()
+        number = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+        marked = text.isna() | text.isin(MISSING_MARKS)
+        wrong = number.isna() & ~marked
+        bad = bad.where(~(wrong & (bad == "")), f"non-numeric value in column {col}: " + text.fillna(""))
+        values[col] = number.where(~marked)
+    wrong_rows = bad != ""
+    if wrong_rows.any():
+        reject_parts.append(rejects_from_rows(rows[wrong_rows], bad[wrong_rows]))
+    typed = pd.DataFrame({f"{c}_mw": values[c].astype("float64") for c in MEASURES}, index=rows.index)
+    typed = pd.concat([rows[["datetime_utc", "region_code", "nature", "source_file", "source_line",
+                             "source_format"]], typed], axis=1)[~wrong_rows]
+
+    # one row per (region, half-hour): keep the most final figure, quarantine the others
+    typed["_rank"] = typed["nature"].str.lower().map(NATURE_RANK).fillna(0)
+    typed["_archive"] = (typed["source_format"] == "rte_archive").astype(int)
+    typed = typed.sort_values(["region_code", "datetime_utc", "_rank", "_archive", "source_file", "source_line"],
+                              ascending=[True, True, False, False, False, False], kind="stable")
+    dup = typed.duplicated(["region_code", "datetime_utc"], keep="first")
+    if dup.any():
+        winners = typed[~dup].set_index(["region_code", "datetime_utc"])
+        losers = typed[dup]
+        keys = pd.MultiIndex.from_frame(losers[["region_code", "datetime_utc"]])
+        w = winners.loc[keys]
+        measure_cols = [f"{c}_mw" for c in MEASURES]
+        same = (losers[measure_cols].fillna(np.inf).to_numpy() == w[measure_cols].fillna(np.inf).to_numpy()).all(axis=1)
+        where = w["source_file"].astype(str).to_numpy() + ":" + w["source_line"].astype(str).to_numpy()
+        reasons = pd.Series(np.where(same, "duplicate row: same values as ", "superseded: other values kept from ")
+                            + where, index=losers.index)
+        reject_parts.append(rejects_from_rows(raw.loc[losers.index], reasons))
+    data = typed[~dup].drop(columns=["_rank", "_archive", "source_format"])
+
+    green = data[[f"{c}_mw" for c in GREEN]].sum(axis=1, min_count=len(GREEN))
+    consumption = data["consommation_mw"]
+    data["green_share_pct"] = (100 * green / consumption.where(consumption > 0)).round(3)
+    data["datetime_local"] = data["datetime_utc"].dt.tz_convert("Europe/Paris").map(lambda t: t.isoformat())
+    data = data.sort_values(["region_code", "datetime_utc"]).reset_index(drop=True)
+
+    rejects = pd.concat(reject_parts, ignore_index=True) if reject_parts else pd.DataFrame(columns=REJECT_COLUMNS)
+    figures = {
+        "rows_in": len(raw),
+        "rows_kept": len(data),
+        "rows_not_available": int(data["consommation_mw"].isna().sum()),
+        "mean_consumption_mw": float(data["consommation_mw"].mean()) if len(data) else None,
+        "mean_green_share_pct": float(data["green_share_pct"].mean()) if len(data) else None,
+    }
+    return Cleaned(data=data, rejects=rejects, figures=figures)

@@ -127,6 +127,8 @@ class DatasetSpec(_Strict):
     source: SourceSpec | None = None
     step: GovernanceStep | None = None
     publish: bool = False
+    # "append": every materialisation adds rows and nothing is ever replaced (issued forecasts)
+    write_mode: Literal["replace", "append"] = "replace"
     keywords: tuple[str, ...] = ()
 
     @model_validator(mode="after")
@@ -145,6 +147,8 @@ class DatasetSpec(_Strict):
             column = self.table_schema.columns.get(self.time_column)
             if column is None or column.dtype != "timestamp" or column.nullable:
                 raise ValueError(f"time_column {self.time_column!r} must be a non-nullable timestamp column")
+        if self.write_mode == "append" and self.time_column is None:
+            raise ValueError("an append-only dataset needs a time_column (its issue time)")
         if self.publish and self.layer != "out":
             raise ValueError("only out_* datasets are published")
         return self

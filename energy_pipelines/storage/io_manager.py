@@ -54,10 +54,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         file_metadata = (context.definition_metadata or {}).get(PARQUET_METADATA_KEY)
         if isinstance(file_metadata, dg.JsonMetadataValue):
             file_metadata = file_metadata.data
-        stats = self.store.write(
-            spec.id, table, time_column=spec.time_column, window=window,
-            file_metadata={"energy_pipelines": json.dumps(file_metadata, sort_keys=True)} if file_metadata else None,
-        )
+        kv = {"energy_pipelines": json.dumps(file_metadata, sort_keys=True)} if file_metadata else None
+        if spec.write_mode == "append":
+            # an archive (e.g. issued forecasts): re-running adds a new issue, never rewrites one
+            stats = self.store.append(spec.id, table, time_column=spec.time_column, file_metadata=kv)
+        else:
+            stats = self.store.write(spec.id, table, time_column=spec.time_column, window=window, file_metadata=kv)
         self.warehouse.refresh_view(spec.id)
         meta: dict[str, Any] = {
             "dagster/row_count": dg.MetadataValue.int(stats.rows),

@@ -28,6 +28,7 @@ from energy_pipelines.storage.schema import SchemaMismatch, to_arrow
 
 UTC = timezone.utc
 PART_FILE = "part.parquet"
+APPEND_PREFIX = "issued-"
 WHOLE_FILE = "data.parquet"
 
 __all__ = ["ParquetStore", "SchemaMismatch", "TableWithRejects", "WriteStats"]
@@ -85,12 +86,12 @@ class ParquetStore:
         whole = base / WHOLE_FILE
         if whole.exists():
             return [whole]
-        return sorted(base.glob(f"date=*/{PART_FILE}"))
+        return sorted(base.glob("date=*/*.parquet"))
 
     def glob(self, dataset: str) -> str:
         """A DuckDB/pyarrow glob over the dataset's files."""
         base = self.dataset_dir(dataset)
-        return str(base / WHOLE_FILE) if (base / WHOLE_FILE).exists() else str(base / "date=*" / PART_FILE)
+        return str(base / WHOLE_FILE) if (base / WHOLE_FILE).exists() else str(base / "date=*" / "*.parquet")
 
     @contextmanager
     def lock(self, dataset: str) -> Iterator[None]:
@@ -124,6 +125,25 @@ class ParquetStore:
             if time_column is None:
                 return self._write_whole(dataset, table)
             return self._write_window(dataset, table, time_column, window)
+
+    def append(self, dataset: str, obj: pa.Table | pd.DataFrame, *, time_column: str,
+               file_metadata: Mapping[str, str] | None = None) -> WriteStats:
+        """Add rows without touching any stored row: one new file per date per call."""
+        table = to_arrow(obj)
+        if file_metadata:
+            merged = dict(table.schema.metadata or {})
+            merged.update({k.encode(): v.encode() for k, v in file_metadata.items()})
+            table = table.replace_schema_metadata(merged)
+        base = self.dataset_dir(dataset)
+        row_days = pc.strftime(pc.cast(table.column(time_column), pa.timestamp("us", tz="UTC")), format="%Y-%m-%d")
+        written = []
+        stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        with self.lock(dataset):
+            for day in sorted(set(row_days.to_pylist())):
+                target = base / f"date={day}" / f"{APPEND_PREFIX}{stamp}.parquet"
+                _atomic_write(table.filter(pc.equal(row_days, day)), target)
+                written.append(target)
+        return WriteStats(dataset, table.num_rows, written, [], 0)
 
     def _write_whole(self, dataset: str, table: pa.Table) -> WriteStats:
         base = self.dataset_dir(dataset)
@@ -200,7 +220,7 @@ class ParquetStore:
             paths = self.files(dataset)
         else:
             start, end = _utc(window[0]), _utc(window[1])
-            paths = [p for d in _days(start, end) if (p := base / f"date={d.isoformat()}" / PART_FILE).exists()]
+            paths = [p for d in _days(start, end) for p in sorted((base / f"date={d.isoformat()}").glob("*.parquet"))]
         tables = [pq.read_table(p, columns=columns) for p in paths]
         if not tables:
             if schema is None:

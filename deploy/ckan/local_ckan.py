@@ -242,6 +242,8 @@ class LocalCkan:
             timings["server_start"] = round(time.monotonic() - t, 1)
         except BaseException:
             self._kill(pids)
+            with contextlib.suppress(CkanUnavailable):  # leave no half-initialised database behind
+                self._psql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
             raise
         timings["total"] = round(time.monotonic() - t0, 1)
         inst = CkanInstance(
@@ -290,7 +292,9 @@ class LocalCkan:
 
     def installed_version(self) -> str | None:
         stamp = self.venv_dir / INSTALL_STAMP
-        return stamp.read_text().strip() if stamp.exists() else None
+        if not stamp.exists() or not Path(self._bin("ckan")).exists():
+            return None  # a venv damaged after its install is installed again
+        return stamp.read_text().strip()
 
     def install(self) -> str:
         """Create CKAN's own venv unless the stamp says it is there; return the CKAN version."""

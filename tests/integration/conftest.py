@@ -1,0 +1,1 @@
+from tests.ckan_server import ckan_server  # noqa

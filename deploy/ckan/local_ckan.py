@@ -266,9 +266,7 @@ class LocalCkan:
     def down(self, *, drop_database: bool = False) -> bool:
         """Stop the processes recorded by the last ``up``; return whether any was running."""
         inst = self.load()
-        if inst is None:
-            return False
-        was_running = self._kill(inst.pids)
+        was_running = self._kill(inst.pids) if inst is not None else False
         self.state_file.unlink(missing_ok=True)
         if drop_database:
             self._psql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')

@@ -1,0 +1,131 @@
+"""Reading the delimited text files providers drop (SPIE, Enedis, Météo-France, IRVE, INSEE).
+
+One place for what they share: gzip or plain bytes, UTF-8 (with or without BOM) or latin-1, a
+header row, rows with a wrong number of fields turned into rejects (never dropped), every value
+kept as text with its line number, and rejects built from a boolean mask with a reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy_pipelines.sources.base import SourceFileError
+
+UTC = timezone.utc
+IRVE_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{4,33}$")
+_SLOT_IN_NAME = re.compile(r"_(\d{8}T\d{4})Z\.csv$")
+
+
+def decode(path: Path, raw: bytes | None = None) -> str:
+    raw = path.read_bytes() if raw is None else raw
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise SourceFileError(path, f"corrupt gzip archive: {exc}") from None
+    if not raw.strip():
+        raise SourceFileError(path, "empty file")
+    if b"\x00" in raw[:4096]:
+        raise SourceFileError(path, "binary content (NUL bytes; UTF-16?): expected UTF-8 or latin-1 text")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def read_delimited(path: Path, *, required: list[str], sep: str = ";",
+                   text: str | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """(rows as text with `source_line`, rejects of malformed lines). Missing columns fail the file."""
+    text = decode(path) if text is None else text
+    lines = text.splitlines()
+    header = [h.strip().strip('"') for h in next(csv.reader([lines[0]], delimiter=sep))]
+    if len(header) < 2:
+        found = "','" if "," in lines[0] else ("TAB" if "\t" in lines[0] else "none")
+        raise SourceFileError(path, f"header has no {sep!r} separator (found {found})")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise SourceFileError(path, f"missing column(s) {missing} in header {header[:12]}")
+    width = len(header)
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    rejects: list[dict[str, Any]] = []
+    for lineno, fields in enumerate(csv.reader(lines[1:], delimiter=sep), start=2):
+        if not fields or not any(f.strip() for f in fields):
+            continue
+        if len(fields) != width:
+            kind = "truncated row" if len(fields) < width else "row too long"
+            rejects.append({"datetime_utc": None, "source_line": lineno,
+                            "reason": f"{kind}: {len(fields)} fields, header has {width}",
+                            "record": sep.join(fields)})
+            continue
+        rows.append([f.strip() for f in fields])
+        numbers.append(lineno)
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
+    frame["source_line"] = np.asarray(numbers, dtype="int64")
+    return frame, rejects
+
+
+def reject_rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray, reason: str | pd.Series,
+                columns: list[str], when: pd.Series | datetime | None = None, sep: str = ";") -> list[dict]:
+    """Rejects for the rows of `mask`: the original fields joined back, the reason, a time if known."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return []
+    sub = frame[mask]
+    reasons = reason[mask].tolist() if isinstance(reason, pd.Series) else [reason] * len(sub)
+    if isinstance(when, pd.Series):
+        times = [None if pd.isna(t) else t for t in when[mask]]
+    else:
+        times = [when] * len(sub)
+    records = sub[columns].astype(str).agg(sep.join, axis=1).tolist()
+    return [{"datetime_utc": t, "source_line": int(n), "reason": r, "record": rec}
+            for t, n, r, rec in zip(times, sub["source_line"], reasons, records, strict=True)]
+
+
+def first_reason(checks: list[tuple[pd.Series, str | pd.Series]], index: pd.Index) -> pd.Series:
+    """The first failing check of each row ('' when all pass), in the order given."""
+    out = pd.Series("", index=index, dtype=object)
+    for failed, reason in checks:
+        failed = pd.Series(np.asarray(failed, dtype=bool), index=index)
+        take = failed & (out == "")
+        if take.any():
+            out[take] = reason[take] if isinstance(reason, pd.Series) else reason
+    return out
+
+
+def to_number(text: pd.Series) -> pd.Series:
+    return pd.to_numeric(text.astype("string").str.replace(",", ".", regex=False), errors="coerce")
+
+
+def to_utc(text: pd.Series) -> pd.Series:
+    """ISO 8601 with an offset or Z -> tz-aware UTC; anything else -> NaT."""
+    return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+
+
+def paris_midnight_utc(day_text: pd.Series) -> pd.Series:
+    """A calendar date of Paris, YYYY-MM-DD -> the UTC instant of its midnight (NaT if invalid)."""
+    day = pd.to_datetime(day_text, format="%Y-%m-%d", errors="coerce")
+    return day.dt.tz_localize("Europe/Paris").dt.tz_convert(UTC)
+
+
+def slot_span(path: Path) -> tuple[datetime, datetime] | None:
+    """The half-hour a `..._YYYYMMDDTHHMMZ.csv` drop reports on."""
+    if m := _SLOT_IN_NAME.search(path.name):
+        start = datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=UTC)
+        return start, start + timedelta(minutes=30)
+    return None
+
+
+def slot_of_file(path: Path) -> datetime | None:
+    span = slot_span(path)
+    return span[0] if span else None

@@ -1,0 +1,220 @@
+"""SPIE's deliveries for the SyMEnergie05 network: the historical transaction export and the
+half-hourly OCPP 1.6 transaction and event logs (file drops by the operator, `;`-separated UTF-8).
+
+- Transaction log `spie_symenergie05_transactions_<YYYYMMDDTHHMM>Z.csv`: StartTransaction /
+  StopTransaction / MeterValues with `timestamp` (UTC, ISO 8601), `charge_point_id` (the IRVE
+  `id_pdc_itinerance`), `connector_id`, `transaction_id`, `id_tag` (RFID badge: personal data),
+  `meter_wh` (energy register, Wh), `measurand`, `context`, `reason` (stop reason).
+  `datetime_utc` is the half-hour the row reports on: the half-hour of its timestamp, except that a
+  clock-aligned reading (context Sample.Clock) stamped on a :00/:30 boundary closes the half-hour
+  before it (OCPP ClockAlignedData). A file holds the rows of its own half-hour only.
+- Event log `spie_symenergie05_events_<YYYYMMDDTHHMM>Z.csv`: StatusNotification rows (`status`,
+  `error_code`, `info`, `vendor_error_code`).
+- Historical export `spie_symenergie05_historique_transactions_<YYYY-MM>.csv`: one row per
+  transaction (`id_transaction; id_pdc_itinerance; connecteur; badge; debut; fin; index_debut_wh;
+  index_fin_wh; energie_wh; motif_arret`), local times with their offset; the month is the UTC
+  month of the session end, and `datetime_utc` the half-hour in which the session ended.
+
+Both are delivered by SPIE (`delivery: file_drop`): live mode fetches nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from energy_pipelines.sources.base import FileRead, SourceAdapter, reject_frame
+from energy_pipelines.sources.delimited import (
+    IRVE_ID,
+    first_reason,
+    read_delimited,
+    reject_rows,
+    slot_of_file,
+    slot_span,
+    to_number,
+    to_utc,
+)
+
+UTC = timezone.utc
+MESSAGES = ("StartTransaction", "StopTransaction", "MeterValues")
+STATUSES = ("Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing", "Reserved",
+            "Unavailable", "Faulted")
+ERROR_CODES = ("NoError", "ConnectorLockFailure", "EVCommunicationError", "GroundFailure", "HighTemperature",
+               "InternalError", "LocalListConflict", "OtherError", "OverCurrentFailure", "OverVoltage",
+               "PowerMeterFailure", "PowerSwitchFailure", "ReaderFailure", "ResetFailure", "UnderVoltage",
+               "WeakSignal")
+TX_FIELDS = ["timestamp", "charge_point_id", "connector_id", "message", "transaction_id", "id_tag",
+             "id_tag_status", "meter_wh", "measurand", "context", "reason"]
+EVENT_FIELDS = ["timestamp", "charge_point_id", "connector_id", "status", "error_code", "info", "vendor_error_code"]
+HISTORY_FIELDS = ["id_transaction", "id_pdc_itinerance", "connecteur", "badge", "debut", "fin",
+                  "index_debut_wh", "index_fin_wh", "energie_wh", "motif_arret"]
+TX_COLUMNS = ["datetime_utc", "timestamp_utc", "message", "id_pdc_itinerance", "connector_id", "transaction_id",
+              "id_tag", "id_tag_status", "meter_wh", "measurand", "context", "stop_reason", "source_line"]
+EVENT_COLUMNS = ["datetime_utc", "timestamp_utc", "id_pdc_itinerance", "connector_id", "status", "error_code",
+                 "info", "vendor_error_code", "source_line"]
+HISTORY_COLUMNS = ["datetime_utc", "transaction_id", "id_pdc_itinerance", "connector_id", "id_tag", "start_utc",
+                   "end_utc", "meter_start_wh", "meter_stop_wh", "energy_wh", "stop_reason", "source_line"]
+_MONTH = re.compile(r"_(\d{4}-\d{2})\.csv$")
+HALF_HOUR = pd.Timedelta(minutes=30)
+
+
+def _empty(text: pd.Series) -> pd.Series:
+    return text.isna() | (text.astype(str) == "")
+
+
+def _none_if_empty(text: pd.Series) -> pd.Series:
+    return text.where(~_empty(text), None)
+
+
+def _integer(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(values as Int64, bad mask): bad = present but not a whole number."""
+    number = to_number(text)
+    bad = ~_empty(text) & (number.isna() | (number % 1 != 0))
+    return number.where(~bad).astype("Int64"), bad
+
+
+class _SlotDrop(SourceAdapter):
+    """A half-hourly drop: the half-hour is in the file name, rows of other half-hours are refused."""
+
+    def span_from_name(self, path: Path):
+        return slot_span(path)
+
+    @staticmethod
+    def _outside_own_slot(path: Path, slot: pd.Series) -> tuple[pd.Series, datetime | None]:
+        own = slot_of_file(path)
+        if own is None:
+            return pd.Series(False, index=slot.index), None
+        return slot.notna() & (slot != pd.Timestamp(own)), own
+
+
+class TransactionLogAdapter(_SlotDrop):
+    def read_file(self, path: Path) -> FileRead:
+        frame, rejects = read_delimited(path, required=TX_FIELDS)
+        ts = to_utc(frame["timestamp"])
+        transaction_id, bad_tx = _integer(frame["transaction_id"])
+        meter, bad_meter = _integer(frame["meter_wh"])
+        connector, bad_conn = _integer(frame["connector_id"])
+        on_boundary = ts.notna() & (ts == ts.dt.floor("30min"))
+        closing = on_boundary & (frame["context"] == "Sample.Clock") & (frame["message"] == "MeterValues")
+        slot = ts.dt.floor("30min") - closing.astype(int) * HALF_HOUR
+        outside, own = self._outside_own_slot(path, slot)
+        reason = first_reason([
+            (ts.isna(), "unparseable timestamp: " + frame["timestamp"].astype(str)),
+            (~frame["message"].isin(MESSAGES), "unknown OCPP message: " + frame["message"].astype(str)),
+            (~frame["charge_point_id"].str.match(IRVE_ID), "charge_point_id is not an IRVE id_pdc_itinerance"),
+            (bad_conn | connector.isna() | (connector < 1), "connector_id is not a positive integer"),
+            (bad_tx | transaction_id.isna(), "transaction_id missing or not an integer"),
+            (bad_meter | meter.isna() | (meter < 0), "meter_wh missing, negative or not an integer (Wh)"),
+            ((frame["message"] == "StartTransaction") & _empty(frame["id_tag"]), "StartTransaction without idTag"),
+            (outside, "row reports on another half-hour than its file"),
+        ], frame.index)
+        bad = reason != ""
+        rejects += reject_rows(frame, bad, reason, TX_FIELDS, when=slot.where(~outside, pd.Timestamp(own) if own else pd.NaT))
+        ok = ~bad
+        out = pd.DataFrame({
+            "datetime_utc": slot[ok], "timestamp_utc": ts[ok], "message": frame.loc[ok, "message"],
+            "id_pdc_itinerance": frame.loc[ok, "charge_point_id"], "connector_id": connector[ok],
+            "transaction_id": transaction_id[ok], "id_tag": _none_if_empty(frame.loc[ok, "id_tag"]),
+            "id_tag_status": _none_if_empty(frame.loc[ok, "id_tag_status"]), "meter_wh": meter[ok],
+            "measurand": _none_if_empty(frame.loc[ok, "measurand"]), "context": _none_if_empty(frame.loc[ok, "context"]),
+            "stop_reason": _none_if_empty(frame.loc[ok, "reason"]), "source_line": frame.loc[ok, "source_line"],
+        }, columns=TX_COLUMNS)
+        out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
+        out["timestamp_utc"] = pd.to_datetime(out["timestamp_utc"], utc=True)
+        return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
+
+
+class EventLogAdapter(_SlotDrop):
+    def read_file(self, path: Path) -> FileRead:
+        frame, rejects = read_delimited(path, required=EVENT_FIELDS)
+        ts = to_utc(frame["timestamp"])
+        connector, bad_conn = _integer(frame["connector_id"])
+        slot = ts.dt.floor("30min")
+        outside, own = self._outside_own_slot(path, slot)
+        reason = first_reason([
+            (ts.isna(), "unparseable timestamp: " + frame["timestamp"].astype(str)),
+            (~frame["charge_point_id"].str.match(IRVE_ID), "charge_point_id is not an IRVE id_pdc_itinerance"),
+            (bad_conn | connector.isna() | (connector < 0), "connector_id is not an integer >= 0"),
+            (~frame["status"].isin(STATUSES), "unknown OCPP 1.6 status: " + frame["status"].astype(str)),
+            (~frame["error_code"].isin(ERROR_CODES), "unknown OCPP 1.6 error code: " + frame["error_code"].astype(str)),
+            (outside, "row reports on another half-hour than its file"),
+        ], frame.index)
+        bad = reason != ""
+        rejects += reject_rows(frame, bad, reason, EVENT_FIELDS, when=slot.where(~outside, pd.Timestamp(own) if own else pd.NaT))
+        ok = ~bad
+        out = pd.DataFrame({
+            "datetime_utc": slot[ok], "timestamp_utc": ts[ok], "id_pdc_itinerance": frame.loc[ok, "charge_point_id"],
+            "connector_id": connector[ok], "status": frame.loc[ok, "status"], "error_code": frame.loc[ok, "error_code"],
+            "info": _none_if_empty(frame.loc[ok, "info"]),
+            "vendor_error_code": _none_if_empty(frame.loc[ok, "vendor_error_code"]),
+            "source_line": frame.loc[ok, "source_line"],
+        }, columns=EVENT_COLUMNS)
+        out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
+        out["timestamp_utc"] = pd.to_datetime(out["timestamp_utc"], utc=True)
+        return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
+
+
+class TransactionHistoryAdapter(SourceAdapter):
+    def span_from_name(self, path: Path):
+        if m := _MONTH.search(path.name):
+            start = datetime.strptime(m.group(1), "%Y-%m").replace(tzinfo=UTC)
+            end = (start + timedelta(days=32)).replace(day=1)
+            return start, end
+        return None
+
+    def read_file(self, path: Path) -> FileRead:
+        frame, rejects = read_delimited(path, required=HISTORY_FIELDS)
+        start, end = to_utc(frame["debut"]), to_utc(frame["fin"])
+        tx, bad_tx = _integer(frame["id_transaction"])
+        m0, bad0 = _integer(frame["index_debut_wh"])
+        m1, bad1 = _integer(frame["index_fin_wh"])
+        energy, bad_e = _integer(frame["energie_wh"])
+        connector, bad_conn = _integer(frame["connecteur"])
+        reason = first_reason([
+            (bad_tx | tx.isna(), "id_transaction missing or not an integer"),
+            (~frame["id_pdc_itinerance"].str.match(IRVE_ID), "id_pdc_itinerance does not match the IRVE pattern"),
+            (start.isna(), "unparseable debut (expected ISO 8601 with offset): " + frame["debut"].astype(str)),
+            (end.isna(), "unparseable fin (expected ISO 8601 with offset): " + frame["fin"].astype(str)),
+            (bad0 | bad1 | m0.isna() | m1.isna(), "meter index missing or not an integer (Wh)"),
+            (bad_e | bad_conn, "energie_wh or connecteur not an integer"),
+        ], frame.index)
+        bad = reason != ""
+        rejects += reject_rows(frame, bad, reason, HISTORY_FIELDS, when=end.dt.floor("30min"))
+        ok = ~bad
+        out = pd.DataFrame({
+            "datetime_utc": end[ok].dt.floor("30min"), "transaction_id": tx[ok],
+            "id_pdc_itinerance": frame.loc[ok, "id_pdc_itinerance"], "connector_id": connector[ok],
+            "id_tag": _none_if_empty(frame.loc[ok, "badge"]), "start_utc": start[ok], "end_utc": end[ok],
+            "meter_start_wh": m0[ok], "meter_stop_wh": m1[ok], "energy_wh": energy[ok],
+            "stop_reason": _none_if_empty(frame.loc[ok, "motif_arret"]), "source_line": frame.loc[ok, "source_line"],
+        }, columns=HISTORY_COLUMNS)
+        for col in ("datetime_utc", "start_utc", "end_utc"):
+            out[col] = pd.to_datetime(out[col], utc=True)
+        return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
+
+    def simulate(self, landing, start, end, *, now=None):
+        from energy_pipelines.simulate.charging import write_history
+
+        return write_history(landing, start, end, now=now)
+
+
+class _SampleTransactionLog(TransactionLogAdapter):
+    def simulate(self, landing, start, end, *, now=None):
+        from energy_pipelines.simulate.charging import write_transaction_log
+
+        return write_transaction_log(landing, start, end, now=now)
+
+
+class _SampleEventLog(EventLogAdapter):
+    def simulate(self, landing, start, end, *, now=None):
+        from energy_pipelines.simulate.charging import write_event_log
+
+        return write_event_log(landing, start, end, now=now)
+
+
+TRANSACTION_HISTORY = TransactionHistoryAdapter()
+TRANSACTION_LOG = _SampleTransactionLog()
+EVENT_LOG = _SampleEventLog()

@@ -1,0 +1,243 @@
+"""`energy-pipelines`: the command line of the platform.
+
+    energy-pipelines demo                         offline sample run of the main job, then where to look
+    energy-pipelines materialize SELECTION --from 2017-01-01 --to 2018-01-01
+                                                  a range of half-hours/days as ONE run
+    energy-pipelines datasets                     every dataset with owners, publisher, access, licence
+    energy-pipelines sql "select ..."             query warehouse.duckdb (read-only)
+    energy-pipelines ui                           the Dagster UI on this data root
+Dates are Paris calendar days; `--to` is exclusive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from energy_pipelines.settings import PROJECT_ROOT, SettingsError, load_settings
+
+UTC = timezone.utc
+
+
+def _paris_midnight(day: str) -> datetime:
+    from energy_pipelines.partitions import paris_day_bounds
+
+    try:
+        return paris_day_bounds(day)[0]
+    except ValueError:
+        raise SystemExit(f"error: {day!r} is not a date in YYYY-MM-DD form") from None
+
+
+LOCAL_INSTANCE_YAML = """\
+# Local Dagster instance of this data root (SQLite). Production uses deploy/dagster.yaml (PostgreSQL).
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_home(settings) -> Path:
+    """DAGSTER_HOME if set, else the data root's own, created with telemetry off."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(LOCAL_INSTANCE_YAML)
+    return home
+
+
+def _instance(settings):
+    import dagster as dg
+
+    dagster_home(settings)
+    return dg.DagsterInstance.get()
+
+
+def _extend_start(start: datetime) -> None:
+    """History loads may predate the configured partition start: extend it for this invocation."""
+    settings = load_settings()
+    if start < settings.partitions_start:
+        day = start.astimezone(UTC).strftime("%Y-%m-%d")
+        print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
+              "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
+        os.environ["ENERGY_PIPELINES_PARTITIONS_START"] = day
+
+
+def materialize(selection: str, start: datetime, end: datetime, *, instance=None, quiet: bool = False):
+    """Materialise the selected assets over [start, end) as one run; returns the run result."""
+    import dagster as dg
+
+    from energy_pipelines.build import build_defs
+
+    _extend_start(start)
+    settings = load_settings()
+    defs = build_defs(settings)
+    graph = defs.resolve_asset_graph()
+    names = [s.strip() for s in selection.split(",") if s.strip()]
+    asset_sel = dg.AssetSelection.all()
+    if names:
+        try:
+            clauses = [dg.AssetSelection.from_string(n) for n in names]
+        except dg.DagsterInvalidDefinitionError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        asset_sel = clauses[0]
+        for clause in clauses[1:]:
+            asset_sel = asset_sel | clause
+    keys = asset_sel.resolve(graph)
+    if not keys:
+        raise SystemExit(f"error: selection {selection!r} matches no asset")
+    partitions = {graph.get(k).partitions_def for k in keys}
+    if len(partitions) != 1:
+        raise SystemExit("error: the selection mixes partitionings; select assets of one partitioning per run")
+    (pdef,) = partitions
+    tags = {}
+    if pdef is not None:
+        window_keys = pdef.get_partition_keys_in_time_window(dg.TimeWindow(start, end))
+        if not window_keys:
+            raise SystemExit(f"error: no partition of {sorted(k.to_user_string() for k in keys)} in "
+                             f"[{start.isoformat()}, {end.isoformat()})")
+        tags = {"dagster/asset_partition_range_start": window_keys[0],
+                "dagster/asset_partition_range_end": window_keys[-1]}
+        if not quiet:
+            print(f"materialising {len(keys)} asset(s) over {len(window_keys)} partition(s) "
+                  f"{window_keys[0]} .. {window_keys[-1]} as one run")
+    assets = [a for a in defs.assets or []] + list(defs.asset_checks or [])
+    return dg.materialize(
+        assets,
+        selection=dg.AssetSelection.assets(*keys),
+        instance=instance or _instance(settings),
+        resources=defs.resources,
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
+def _cmd_materialize(args) -> int:
+    result = materialize(args.selection, _paris_midnight(args.start), _paris_midnight(args.end))
+    _print_run(result)
+    return 0 if result.success else 1
+
+
+def _print_run(result) -> None:
+    from collections import Counter
+
+    counts = Counter(e.asset_key.to_user_string() for e in result.get_asset_materialization_events())
+    print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
+    for asset, n in sorted(counts.items()):
+        print(f"  {asset}: {n} partition(s) materialised")
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for ev in failed_checks:
+        print(f"  check failed: {ev.asset_key.to_user_string()} {ev.check_name} ({ev.severity.value})")
+
+
+def _cmd_demo(args) -> int:
+    os.environ.setdefault("ENERGY_PIPELINES_MODE", "sample")
+    settings = load_settings()
+    now = datetime.now(UTC)
+    end = now.replace(minute=(now.minute // 30) * 30, second=0, microsecond=0)
+    start = (end - timedelta(days=args.days)).replace(minute=0)
+    print(f"energy_pipelines demo: mode={settings.mode}, data root {settings.home}")
+    result = materialize(_main_selection(), start, end)
+    _print_run(result)
+    _print_outputs(settings)
+    return 0 if result.success else 1
+
+
+def _main_selection() -> str:
+    """The main job: every half-hourly asset."""
+    from energy_pipelines.automation import HALFHOURLY_JOB
+    from energy_pipelines.build import build_defs
+
+    job = build_defs().resolve_job_def(HALFHOURLY_JOB)
+    return ",".join(k.to_user_string() for k in job.asset_layer.selected_asset_keys)
+
+
+def _print_outputs(settings) -> None:
+    print("\noutputs:")
+    print(f"  Parquet   {settings.warehouse_dir}/<dataset>/date=YYYY-MM-DD/part.parquet")
+    print(f"  DuckDB    {settings.warehouse_db}   e.g.")
+    print("            energy-pipelines sql \"select datetime_local, consommation_mw, green_share_pct "
+          "from core_rte__eco2mix_regional order by datetime_utc desc limit 5\"")
+    print(f"  landing   {settings.landing_dir}")
+    print(f"  charts    {settings.reports_dir}")
+    print("\nDagster UI:  make ui   (or: DAGSTER_HOME=%s .venv/bin/dagster dev -w workspace.yaml)"
+          % settings.dagster_home)
+
+
+def _cmd_datasets(args) -> int:
+    from energy_pipelines.build import build_assets
+    from energy_pipelines.catalog import default_catalog
+    from energy_pipelines.governance.dagster_specs import graph_deps
+    from energy_pipelines.governance.lineage import compute_lineage
+
+    settings = load_settings()
+    catalog = default_catalog()
+    lineage = compute_lineage(catalog, graph_deps(build_assets(catalog, settings)))
+    rows = [("dataset", "owners", "publishers", "access", "licences", "personal")]
+    for ds in sorted(lineage):
+        eff = lineage[ds]
+        rows.append((ds, ",".join(eff.owners), ",".join(eff.publishers), eff.access, ",".join(eff.licences),
+                     "yes" if eff.personal_data else "no"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _cmd_sql(args) -> int:
+    from energy_pipelines.storage import ParquetStore, Warehouse
+
+    settings = load_settings()
+    if not settings.warehouse_db.exists():
+        print(f"error: no warehouse at {settings.warehouse_db}; run `energy-pipelines demo` first", file=sys.stderr)
+        return 1
+    with Warehouse(settings.warehouse_db, ParquetStore(settings.warehouse_dir)).connect() as con:
+        con.sql(args.query).show(max_rows=args.max_rows)
+    return 0
+
+
+def _cmd_ui(args) -> int:
+    dagster_home(load_settings())
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                            "-h", args.host, "-p", str(args.port)])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.getLogger("dagster").setLevel(logging.INFO)  # run events at DEBUG would drown the output
+    parser = argparse.ArgumentParser(prog="energy-pipelines", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="run the main job offline (sample mode) and show the outputs")
+    p.add_argument("--days", type=int, default=2, help="how many days up to now to materialise (default 2)")
+    p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("materialize", help="materialise a selection over a date range as one run")
+    p.add_argument("selection", help="asset names or Dagster selection clauses, comma-separated")
+    p.add_argument("--from", dest="start", required=True, help="first Paris day, YYYY-MM-DD")
+    p.add_argument("--to", dest="end", required=True, help="day after the last, YYYY-MM-DD (exclusive)")
+    p.set_defaults(func=_cmd_materialize)
+    p = sub.add_parser("datasets", help="list datasets with owners, publishers, access and licences")
+    p.set_defaults(func=_cmd_datasets)
+    p = sub.add_parser("sql", help="run a SQL query on warehouse.duckdb (read-only)")
+    p.add_argument("query")
+    p.add_argument("--max-rows", type=int, default=40)
+    p.set_defaults(func=_cmd_sql)
+    p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this data root")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=_cmd_ui)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

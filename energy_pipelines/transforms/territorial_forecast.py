@@ -1,0 +1,277 @@
+"""Hourly forecasts of a territory's consumption, production and self-production rate (UC3).
+
+Model (prophet, one fit per variable, history of `history_days` before the origin, a stiff trend):
+- both: weekly profile, a daily profile per day type (working day / weekend) on Paris wall-clock
+  time and a clear-sky solar regressor (sin of the sun's elevation at the territory's centroid,
+  known in advance);
+- consumption: French public holidays, and heating / cooling degrees
+  (temperature below 16 °C, above 23 °C) when a temperature series covers history *and*
+  horizon (observations alone cannot, so live issues usually run without it and say so);
+- production: its own value one week earlier as a regressor (known up to 168 h ahead; it
+  carries the dispatchable hydro and thermal part), clipped at 0;
+- self-production rate: not fitted; 100 x min(P, C) / C from joint predictive samples of P and C
+  (independent), its point value from the point forecasts.
+Intervals: `interval_width` (80 % by default) from prophet's predictive samples.
+
+Scores (DOMAIN.md UC3, domain-anchors §4): skill = 1 - RMSE / RMSE_naive with the seasonal
+naive forecast (same hour one week earlier); MASE = MAE / in-sample MAE of that naive forecast
+over the training window; for production also MAE / installed PV power (capacity-normalised).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from energy_pipelines.simulate.weather import solar_elevation_sin
+
+PARIS = "Europe/Paris"
+SEASON_H = 168
+VARIABLES = ("consumption_kwh", "production_kwh", "self_production_rate_pct")
+
+for _name in ("cmdstanpy", "prophet", "prophet.plot"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    history_days: int = 56
+    horizon_hours: int = 168
+    interval_width: float = 0.8
+    uncertainty_samples: int = 200
+    backtest: bool = True
+    daily_fourier_order: int = 10
+    # a stiff trend: seven days ahead, a flexible one extrapolates last week's drift (skill < 0 on PACA 2017)
+    consumption_changepoint_prior_scale: float = 0.001
+    production_changepoint_prior_scale: float = 0.01
+    heating_base_c: float = 16.0
+    cooling_base_c: float = 23.0
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: Path | str) -> ForecastConfig:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"{path}: unknown forecast setting(s) {unknown}")
+        cfg = cls(**data)
+        if cfg.horizon_hours > SEASON_H:
+            raise ValueError(f"{path}: horizon_hours > {SEASON_H}: the seasonal naive reference needs the week before")
+        return cfg
+
+
+def hourly(balance: pd.DataFrame, value_columns=("consumption_kwh", "production_kwh")) -> pd.DataFrame:
+    """Half-hourly sums -> hourly sums per territory; hours missing a half-hour are dropped."""
+    frame = balance.copy()
+    frame["hour_utc"] = pd.to_datetime(frame["datetime_utc"], utc=True).dt.floor("h")
+    agg = {c: "sum" for c in value_columns}
+    agg["datetime_utc"] = "count"
+    out = frame.groupby(["territory_id", "hour_utc"]).agg(agg).reset_index()
+    out = out[out["datetime_utc"] == 2].drop(columns="datetime_utc")
+    return out.rename(columns={"hour_utc": "datetime_utc"})
+
+
+def _ds(utc: pd.Series | pd.DatetimeIndex) -> pd.Series:
+    """Prophet's naive time: Paris wall clock (daily habits follow it across DST)."""
+    return pd.Series(pd.DatetimeIndex(utc).tz_convert(PARIS).tz_localize(None))
+
+
+def clear_sky(utc: pd.DatetimeIndex, lat: float, lon: float) -> np.ndarray:
+    """Mean of sin(elevation)^1.15 over the hour (two half-hour midpoints), 0 at night."""
+    utc = pd.DatetimeIndex(utc)
+    halves = [np.clip(solar_elevation_sin(utc + pd.Timedelta(minutes=m), lat, lon), 0, None) ** 1.15 for m in (0, 30)]
+    return (halves[0] + halves[1]) / 2
+
+
+def seasonal_naive(series: pd.Series, targets: pd.DatetimeIndex, season_h: int = SEASON_H) -> np.ndarray:
+    """The value `season_h` hours before each target (NaN where unknown)."""
+    return series.reindex(pd.DatetimeIndex(targets) - pd.Timedelta(hours=season_h)).to_numpy(dtype=float)
+
+
+def insample_naive_mae(series: pd.Series, season_h: int = SEASON_H) -> float:
+    lagged = series.reindex(series.index - pd.Timedelta(hours=season_h)).to_numpy(dtype=float)
+    diff = np.abs(series.to_numpy(dtype=float) - lagged)
+    return float(np.nanmean(diff)) if np.isfinite(diff).any() else float("nan")
+
+
+def scores(actual: np.ndarray, forecast: np.ndarray, naive: np.ndarray, scale: float,
+           capacity_kw: float | None = None) -> dict:
+    """RMSE, MAE, skill vs seasonal naive, MASE (and MAE / capacity for PV) over points known to all three."""
+    actual, forecast, naive = (np.asarray(a, dtype=float) for a in (actual, forecast, naive))
+    ok = np.isfinite(actual) & np.isfinite(forecast) & np.isfinite(naive)
+    if not ok.any():
+        return {"n": 0}
+    err, ref = forecast[ok] - actual[ok], naive[ok] - actual[ok]
+    rmse, rmse_ref = float(np.sqrt(np.mean(err**2))), float(np.sqrt(np.mean(ref**2)))
+    mae, mae_ref = float(np.mean(np.abs(err))), float(np.mean(np.abs(ref)))
+    out = {"n": int(ok.sum()), "rmse": rmse, "rmse_naive": rmse_ref, "mae": mae, "mae_naive": mae_ref,
+           "skill_rmse": 1 - rmse / rmse_ref if rmse_ref > 0 else float("nan"),
+           "skill_mae": 1 - mae / mae_ref if mae_ref > 0 else float("nan"),
+           "mase": mae / scale if scale and np.isfinite(scale) and scale > 0 else float("nan")}
+    if capacity_kw:
+        out["mae_per_capacity"] = mae / capacity_kw  # kWh per hour / kW: a fraction of full output
+    return out
+
+
+@dataclass
+class Site:
+    """Where the solar regressor is computed (a territory's centroid)."""
+
+    lat: float = 43.5
+    lon: float = 5.9
+
+
+def _temperature_features(temp: pd.Series, cfg: ForecastConfig) -> pd.DataFrame:
+    return pd.DataFrame({"hdd": np.clip(cfg.heating_base_c - temp.to_numpy(dtype=float), 0, None),
+                         "cdd": np.clip(temp.to_numpy(dtype=float) - cfg.cooling_base_c, 0, None)})
+
+
+def _fit_predict(history: pd.DataFrame, future: pd.DataFrame, variable: str, cfg: ForecastConfig,
+                 site: Site, use_temperature: bool, lagged: pd.Series) -> tuple[np.ndarray, np.ndarray, str]:
+    """Point forecast and predictive samples (n_targets x n_samples) for one variable.
+
+    Both variables get a weekly profile, a daily profile per day type (working day / weekend, Paris
+    wall clock) and the clear-sky solar regressor (PV output; daylight and behind-the-meter PV in
+    consumption). Consumption adds French holidays and, when known over the horizon,
+    heating / cooling degrees; production adds its own value one week earlier (known for every
+    target up to 168 h ahead), which carries the dispatchable part (hydro, thermal).
+    """
+    from prophet import Prophet
+
+    consumption = variable == "consumption_kwh"
+    hist = pd.DataFrame({"ds": _ds(history["datetime_utc"]), "y": history[variable].to_numpy(dtype=float)})
+    fut = pd.DataFrame({"ds": _ds(future["datetime_utc"])})
+    model = Prophet(daily_seasonality=False, weekly_seasonality=True, yearly_seasonality=False,
+                    changepoint_prior_scale=(cfg.consumption_changepoint_prior_scale if consumption
+                                             else cfg.production_changepoint_prior_scale),
+                    interval_width=cfg.interval_width, uncertainty_samples=cfg.uncertainty_samples)
+    for frame in (hist, fut):
+        frame["working_day"] = frame["ds"].dt.dayofweek < 5
+        frame["weekend"] = ~frame["working_day"]
+    model.add_seasonality("daily_working_day", period=1, fourier_order=cfg.daily_fourier_order,
+                          condition_name="working_day")
+    model.add_seasonality("daily_weekend", period=1, fourier_order=cfg.daily_fourier_order, condition_name="weekend")
+    hist["clear_sky"] = clear_sky(history["datetime_utc"], site.lat, site.lon)
+    fut["clear_sky"] = clear_sky(future["datetime_utc"], site.lat, site.lon)
+    model.add_regressor("clear_sky", standardize=False)
+    parts = ["weekly", "daily profile per day type", "clear-sky solar"]
+    if consumption:
+        model.add_country_holidays(country_name="FR")
+        parts.append("FR holidays")
+        if use_temperature:
+            for frame, src in ((hist, history), (fut, future)):
+                feats = _temperature_features(src["temperature_c"], cfg)
+                frame["hdd"], frame["cdd"] = feats["hdd"].to_numpy(), feats["cdd"].to_numpy()
+            model.add_regressor("hdd")
+            model.add_regressor("cdd")
+            parts.append("heating/cooling degrees")
+    else:
+        hist["last_week"] = lagged.reindex(pd.DatetimeIndex(history["datetime_utc"]) - pd.Timedelta(hours=SEASON_H)).to_numpy()
+        fut["last_week"] = lagged.reindex(pd.DatetimeIndex(future["datetime_utc"]) - pd.Timedelta(hours=SEASON_H)).to_numpy()
+        fut["last_week"] = fut["last_week"].fillna(hist["last_week"].mean())
+        model.add_regressor("last_week")
+        parts.append("value one week earlier")
+    np.random.seed(cfg.seed)
+    model.fit(hist.dropna())
+    point = model.predict(fut)["yhat"].to_numpy()
+    samples = model.predictive_samples(fut)["yhat"]
+    if not consumption:
+        point, samples = np.clip(point, 0, None), np.clip(samples, 0, None)
+    return point, samples, f"prophet({', '.join(parts)})" + ("" if consumption else ", clipped at 0")
+
+
+def forecast(history: pd.DataFrame, origin: pd.Timestamp, cfg: ForecastConfig, site: Site | None = None,
+             future_temperature: pd.Series | None = None) -> pd.DataFrame:
+    """Forecast the `horizon_hours` hours from `origin` for one territory.
+
+    `history`: hourly rows (datetime_utc, consumption_kwh, production_kwh[, temperature_c]) before
+    the origin. `future_temperature`: temperature indexed by UTC hour over the horizon, if known.
+    Returns one row per variable and target hour with yhat, bounds and the model used.
+    """
+    site = site or Site()
+    origin = pd.Timestamp(origin).tz_convert("UTC")
+    start = origin - pd.Timedelta(days=cfg.history_days)
+    before = history[history["datetime_utc"] < origin].sort_values("datetime_utc")
+    hist = before[before["datetime_utc"] >= start]
+    targets = pd.date_range(origin, periods=cfg.horizon_hours, freq="h")
+    future = pd.DataFrame({"datetime_utc": targets})
+    use_temperature = ("temperature_c" in hist and hist["temperature_c"].notna().mean() > 0.9
+                       and future_temperature is not None
+                       and future_temperature.reindex(targets).notna().all())
+    if use_temperature:
+        future["temperature_c"] = future_temperature.reindex(targets).to_numpy()
+        hist = hist.assign(temperature_c=hist["temperature_c"].interpolate(limit_direction="both"))
+    q = ((1 - cfg.interval_width) / 2, (1 + cfg.interval_width) / 2)
+    rows = []
+    draws = {}
+    points = {}
+    for variable in ("consumption_kwh", "production_kwh"):
+        lagged = before.set_index("datetime_utc")[variable]
+        point, samples, model = _fit_predict(hist, future, variable, cfg, site, use_temperature, lagged)
+        draws[variable], points[variable] = samples, point
+        rows.append(pd.DataFrame({"variable": variable, "target_utc": targets, "yhat": point,
+                                  "yhat_lower": np.quantile(samples, q[0], axis=1),
+                                  "yhat_upper": np.quantile(samples, q[1], axis=1), "model": model}))
+    c, p = np.clip(draws["consumption_kwh"], 1e-9, None), draws["production_kwh"]
+    rate_samples = 100 * np.minimum(p, c) / c
+    c_point = np.clip(points["consumption_kwh"], 1e-9, None)
+    rows.append(pd.DataFrame({
+        "variable": "self_production_rate_pct", "target_utc": targets,
+        "yhat": 100 * np.minimum(points["production_kwh"], c_point) / c_point,
+        "yhat_lower": np.quantile(rate_samples, q[0], axis=1), "yhat_upper": np.quantile(rate_samples, q[1], axis=1),
+        "model": "100 x min(P, C) / C from the two forecasts; interval from joint predictive samples"}))
+    out = pd.concat(rows, ignore_index=True)
+    out["issued_at_utc"] = origin
+    out["horizon_h"] = ((out["target_utc"] - origin) / pd.Timedelta(hours=1)).astype("int64")
+    out["interval_width"] = cfg.interval_width
+    return out
+
+
+def with_rate(hourly_frame: pd.DataFrame) -> pd.DataFrame:
+    out = hourly_frame.copy()
+    c = out["consumption_kwh"].where(out["consumption_kwh"] > 0)
+    out["self_production_rate_pct"] = 100 * np.minimum(out["production_kwh"], out["consumption_kwh"]) / c
+    return out
+
+
+def evaluate(history: pd.DataFrame, forecasts: pd.DataFrame, capacity_kw: float | None = None,
+             history_days: int = 56) -> dict:
+    """Scores of issued forecasts against what happened, per variable (pooled over issues).
+
+    `history`: hourly actuals (datetime_utc, consumption_kwh, production_kwh) covering the targets
+    and the week before them; MASE is scaled by the seasonal-naive MAE of each issue's training
+    window (the `history_days` before it), averaged over issues.
+    """
+    actual = with_rate(history).set_index("datetime_utc").sort_index()
+    out = {}
+    for variable in VARIABLES:
+        f = forecasts[forecasts["variable"] == variable]
+        if f.empty:
+            continue
+        series = actual[variable]
+        scales = []
+        for issued in f["issued_at_utc"].unique():
+            window = series[(series.index < issued) & (series.index >= issued - pd.Timedelta(days=history_days))]
+            scales.append(insample_naive_mae(window))
+        a = series.reindex(pd.DatetimeIndex(f["target_utc"])).to_numpy(dtype=float)
+        naive = seasonal_naive(series, pd.DatetimeIndex(f["target_utc"]))
+        cap = capacity_kw if variable == "production_kwh" else None
+        out[variable] = scores(a, f["yhat"].to_numpy(dtype=float), naive, float(np.nanmean(scales)), cap)
+        inside = (a >= f["yhat_lower"].to_numpy()) & (a <= f["yhat_upper"].to_numpy())
+        known = np.isfinite(a)
+        out[variable]["interval_coverage"] = float(inside[known].mean()) if known.any() else float("nan")
+        out[variable]["issues"] = int(f["issued_at_utc"].nunique())
+    return out
+
+
+def backtest(history: pd.DataFrame, origins: list[pd.Timestamp], cfg: ForecastConfig, site: Site | None = None,
+             capacity_kw: float | None = None) -> tuple[dict, pd.DataFrame]:
+    """Issue a forecast at each origin from the history before it, then score them all together."""
+    issued = [forecast(history, origin, cfg, site) for origin in origins]
+    frames = pd.concat(issued, ignore_index=True)
+    return evaluate(history, frames, capacity_kw, cfg.history_days), frames

@@ -1,0 +1,80 @@
+"""UC3 forecasts: scores computed by hand, the forecast's shape and intervals, temperature when it can be used."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_pipelines.settings import CATALOG_DIR
+from energy_pipelines.transforms import territorial_forecast as tf
+
+CFG = tf.ForecastConfig(history_days=21, uncertainty_samples=100)
+
+
+def test_scores_by_hand():
+    out = tf.scores(actual=[1.0, 2.0, 3.0, np.nan], forecast=[1.0, 2.0, 4.0, 9.0], naive=[2.0, 2.0, 2.0, 2.0],
+                    scale=0.5, capacity_kw=10.0)
+    assert out["n"] == 3
+    assert out["rmse"] == pytest.approx(np.sqrt(1 / 3))
+    assert out["rmse_naive"] == pytest.approx(np.sqrt(2 / 3))
+    assert out["skill_rmse"] == pytest.approx(1 - np.sqrt(1 / 2))
+    assert out["mae"] == pytest.approx(1 / 3) and out["skill_mae"] == pytest.approx(0.5)
+    assert out["mase"] == pytest.approx((1 / 3) / 0.5)
+    assert out["mae_per_capacity"] == pytest.approx(1 / 30)
+
+
+def test_seasonal_naive_is_the_same_hour_one_week_earlier():
+    index = pd.date_range("2025-01-01", periods=24 * 10, freq="h", tz="UTC")
+    series = pd.Series(np.arange(len(index), dtype=float), index=index)
+    targets = index[-3:]
+    assert tf.seasonal_naive(series, targets).tolist() == (series.loc[targets].to_numpy() - 168).tolist()
+    assert tf.insample_naive_mae(series) == pytest.approx(168.0)
+
+
+def test_config_comes_from_the_catalogue():
+    cfg = tf.ForecastConfig.from_yaml(CATALOG_DIR / "uc3" / "forecast.yaml")
+    assert cfg.horizon_hours == 168 and 0 < cfg.interval_width < 1
+
+
+def _synthetic(days=35, temperature_effect=0.0):
+    index = pd.date_range("2025-01-06", periods=24 * days, freq="h", tz="UTC")
+    local = index.tz_convert("Europe/Paris")
+    rng = np.random.default_rng(3)
+    temp = 8 + 4 * np.sin(2 * np.pi * np.arange(len(index)) / (24 * 9)) + rng.normal(0, 0.5, len(index))
+    weekday = (local.dayofweek < 5).astype(float)
+    consumption = (100 + 30 * np.exp(-((local.hour - 19) / 2.5) ** 2) + 10 * weekday
+                   + temperature_effect * np.clip(16 - temp, 0, None) + rng.normal(0, 2, len(index)))
+    production = 60 * tf.clear_sky(index, 43.5, 5.5) + rng.normal(0, 1, len(index)).clip(0)
+    return pd.DataFrame({"datetime_utc": index, "consumption_kwh": consumption, "production_kwh": production,
+                         "temperature_c": temp})
+
+
+def test_forecast_shape_intervals_and_rate():
+    history = _synthetic()
+    origin = history["datetime_utc"].iloc[-1] - pd.Timedelta(hours=167)
+    out = tf.forecast(history, origin, CFG, tf.Site(43.5, 5.5))
+    assert set(out["variable"]) == set(tf.VARIABLES)
+    assert out.groupby("variable").size().eq(168).all()
+    assert (out["yhat_lower"] <= out["yhat_upper"]).all()
+    assert out["horizon_h"].min() == 0 and out["horizon_h"].max() == 167
+    rate = out[out["variable"] == "self_production_rate_pct"]
+    assert rate["yhat"].between(0, 100).all() and rate["yhat_lower"].between(0, 100).all()
+    production = out[out["variable"] == "production_kwh"]
+    night = production["target_utc"].dt.tz_convert("Europe/Paris").dt.hour.isin([0, 1, 2, 3])
+    assert production.loc[night, "yhat"].max() < 5  # the clear-sky regressor knows the night
+    assert "heating" not in out["model"].iat[0]  # no temperature known over the horizon
+    scores = tf.evaluate(history, out)
+    assert scores["consumption_kwh"]["n"] == 168
+    assert scores["consumption_kwh"]["skill_rmse"] > 0  # a clean weekly pattern: better than last week's noise
+
+
+def test_temperature_is_used_only_when_known_over_the_horizon_and_it_helps():
+    history = _synthetic(temperature_effect=6.0)
+    origin = history["datetime_utc"].iloc[-1] - pd.Timedelta(hours=167)
+    future_temp = history.set_index("datetime_utc")["temperature_c"]
+    past = history[history["datetime_utc"] < origin]
+    with_t = tf.forecast(past, origin, CFG, future_temperature=future_temp)
+    without = tf.forecast(past, origin, CFG)
+    assert "heating/cooling degrees" in with_t["model"].iat[0]
+    score_with = tf.evaluate(history, with_t)["consumption_kwh"]
+    score_without = tf.evaluate(history, without)["consumption_kwh"]
+    assert score_with["rmse"] < score_without["rmse"]

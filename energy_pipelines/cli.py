@@ -18,10 +18,12 @@ import sys
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from energy_pipelines.settings import PROJECT_ROOT, SettingsError, load_settings
 
 UTC = timezone.utc
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def _paris_midnight(day: str) -> datetime:
@@ -60,7 +62,7 @@ def _extend_start(start: datetime) -> None:
     """History loads may predate the configured partition start: extend it for this invocation."""
     settings = load_settings()
     if start < settings.partitions_start:
-        day = start.astimezone(UTC).strftime("%Y-%m-%d")
+        day = start.astimezone(PARIS).strftime("%Y-%m-%d")
         print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
               "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
         os.environ["ENERGY_PIPELINES_PARTITIONS_START"] = day
@@ -86,7 +88,10 @@ def materialize(selection: str, start: datetime, end: datetime, *, instance=None
         asset_sel = clauses[0]
         for clause in clauses[1:]:
             asset_sel = asset_sel | clause
-    keys = asset_sel.resolve(graph)
+    try:
+        keys = asset_sel.resolve(graph)
+    except (dg.DagsterInvalidSubsetError, dg.DagsterInvalidDefinitionError) as exc:
+        raise SystemExit(f"error: selection {selection!r} matches no asset ({exc})") from None
     if not keys:
         raise SystemExit(f"error: selection {selection!r} matches no asset")
     partitions = {graph.get(k).partitions_def for k in keys}

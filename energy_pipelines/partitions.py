@@ -1,10 +1,12 @@
 """Partition definitions, in one place.
 
-Half-hours are keyed in UTC: a half-hour is identified by its UTC start (DESIGN §4), keys stay
-uniform strings all year, and no key is repeated or skipped when Paris changes clocks. A Paris
-day still holds 46, 48 or 50 of them, which the daily/monthly/yearly definitions (Paris time,
-the calendar people report in) capture. Code never parses a key: it reads
-`context.partition_time_window`.
+Every time partition is in Europe/Paris, the calendar people read and report in, so a daily
+partition maps onto exactly its 46, 48 or 50 half-hour partitions (Dagster's time-window
+mappings require one timezone on both sides). Half-hour keys read as Paris wall-clock time
+(`2025-10-26-02:00`); the second 02:00 and 02:30 of the autumn change get Dagster's automatic
+`+0100` suffix (`2025-10-26-02:00+0100`), and the spring gap has no key. Data is stored by UTC
+time: code never parses or formats a key, it reads `context.partition_time_window` (tz-aware
+instants) and asks `half_hour_key()` for the key of an instant.
 """
 
 from __future__ import annotations
@@ -19,18 +21,29 @@ from energy_pipelines.settings import Settings, load_settings
 PARIS = ZoneInfo("Europe/Paris")
 UTC = timezone.utc
 HALF_HOUR = timedelta(minutes=30)
-HALF_HOUR_FMT = "%Y-%m-%d-%H:%M"
+_HALF_HOUR_FMT = "%Y-%m-%d-%H:%M"
 
 
 def half_hourly(settings: Settings | None = None) -> dg.TimeWindowPartitionsDefinition:
     settings = settings or load_settings()
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule="*/30 * * * *",
-        start=settings.partitions_start.strftime(HALF_HOUR_FMT),
-        end=settings.partitions_end.strftime(HALF_HOUR_FMT) if settings.partitions_end else None,
-        fmt=HALF_HOUR_FMT,
-        timezone="UTC",
+        start=settings.partitions_start.strftime(_HALF_HOUR_FMT),
+        end=settings.partitions_end.strftime(_HALF_HOUR_FMT) if settings.partitions_end else None,
+        fmt=_HALF_HOUR_FMT,
+        timezone="Europe/Paris",
     )
+
+
+def half_hour_key(t: datetime, settings: Settings | None = None) -> str:
+    """The partition key of the half-hour starting at instant `t` (tz-aware, any zone)."""
+    if t.tzinfo is None:
+        raise ValueError("half_hour_key needs a tz-aware instant")
+    start = t.astimezone(UTC)
+    keys = half_hourly(settings).get_partition_keys_in_time_window(dg.TimeWindow(start, start + HALF_HOUR))
+    if len(keys) != 1 or start.minute % 30 or start.second or start.microsecond:
+        raise ValueError(f"{t.isoformat()} is not the start of a half-hour inside the partition range")
+    return keys[0]
 
 
 def daily(settings: Settings | None = None) -> dg.DailyPartitionsDefinition:

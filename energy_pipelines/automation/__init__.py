@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import dagster as dg
+
+from energy_pipelines.partitions import half_hour_key
 
 HALFHOURLY_JOB = "halfhourly_job"
 # RTE publishes its real-time regional figures with some delay: ask for the half-hour that
@@ -37,9 +39,9 @@ def jobs(assets: Sequence[dg.AssetsDefinition]) -> list:
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def rte_eco2mix_halfhourly(context: dg.ScheduleEvaluationContext):
     """The open RTE source every half-hour, for the half-hour that ended an hour ago."""
-    t = context.scheduled_execution_time - RTE_LAG
+    t = context.scheduled_execution_time.astimezone(timezone.utc) - RTE_LAG
     start = t.replace(minute=(t.minute // 30) * 30, second=0, microsecond=0) - timedelta(minutes=30)
-    key = start.strftime("%Y-%m-%d-%H:%M")
+    key = half_hour_key(start)
     return dg.RunRequest(run_key=key, partition_key=key,
                          asset_selection=[dg.AssetKey("raw_rte__eco2mix_regional"),
                                           dg.AssetKey("core_rte__eco2mix_regional")])

@@ -24,6 +24,15 @@ ODRE_FIELDS = ["code_insee_region", "libelle_region", "nature", "date", "heure",
                "bioenergies", "ech_physiques"]
 
 
+def daily_profile(hour: np.ndarray) -> np.ndarray:
+    """Consumption shape over the local day: night trough, morning ramp, midday plateau, evening peak."""
+    return (0.80 + 0.13 * np.exp(-((hour - 12.5) / 3.5) ** 2) + 0.17 * np.exp(-((hour - 19.5) / 2.2) ** 2)
+            + 0.08 * np.exp(-((hour - 9.0) / 1.8) ** 2) - 0.10 * np.exp(-((hour - 4.0) / 2.5) ** 2))
+
+
+DAILY_PROFILE_PEAK = float(daily_profile(np.linspace(0, 24, 24 * 60)).max())
+
+
 def mix(times: pd.DatetimeIndex) -> pd.DataFrame:
     """MW averages per half-hour (UTC starts) for every column of the regional mix."""
     local = times.tz_convert("Europe/Paris")
@@ -31,9 +40,7 @@ def mix(times: pd.DatetimeIndex) -> pd.DataFrame:
     doy = weather.day_of_year(times)
     temp = weather.temperature_c(times)
 
-    # consumption: night trough, morning ramp, midday plateau, evening peak; weekends lower
-    daily = (0.80 + 0.13 * np.exp(-((hour - 12.5) / 3.5) ** 2) + 0.17 * np.exp(-((hour - 19.5) / 2.2) ** 2)
-             + 0.08 * np.exp(-((hour - 9.0) / 1.8) ** 2) - 0.10 * np.exp(-((hour - 4.0) / 2.5) ** 2))
+    daily = daily_profile(hour)  # weekends and holidays are lower
     weekend = np.isin(np.asarray(local.dayofweek), [5, 6])
     holiday = np.array([(m, d) in HOLIDAY_MONTH_DAYS for m, d in zip(local.month, local.day, strict=True)])
     heating = 170.0 * np.clip(16.0 - temp, 0, None)
@@ -47,7 +54,9 @@ def mix(times: pd.DatetimeIndex) -> pd.DataFrame:
     wind = weather.wind_speed_ms(times)
     eolien = WIND_CAPACITY_MW * np.clip((wind - 3.0) / 9.0, 0, 1) ** 2
     melt = 1.0 + 0.55 * np.exp(-((doy - 150) / 35) ** 2) - 0.25 * np.exp(-((doy - 250) / 40) ** 2)
-    hydraulique = 880 * melt * (0.75 + 0.45 * daily / daily.max()) + 80 * weather.smooth_noise(times, "hydro")
+    # hydro follows the load shape (normalised by the profile's own peak, a constant, so any window
+    # gives the same values for the same half-hour)
+    hydraulique = 880 * melt * (0.75 + 0.45 * daily / DAILY_PROFILE_PEAK) + 80 * weather.smooth_noise(times, "hydro")
     bioenergies = 115 + 10 * np.cos(2 * np.pi * doy / 365.25)
     # gas plants follow the residual load above a threshold
     residual = consommation - solaire - hydraulique - eolien - bioenergies
@@ -89,8 +98,8 @@ def odre_export(times: pd.DatetimeIndex, region_code: str = "93") -> str:
 def write_eco2mix_days(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list:
     """One export file per UTC day, holding the half-hours already ended by `now`.
 
-    A file is rewritten only when its content would change (the day grew), so re-runs are
-    free and deterministic.
+    A day file only ever grows: a run for an earlier window never shortens what a later one
+    delivered, and re-runs write nothing.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     stop = min(end.astimezone(UTC), now - timedelta(minutes=now.minute % 30, seconds=now.second,
@@ -105,7 +114,8 @@ def write_eco2mix_days(landing, start: datetime, end: datetime, *, now: datetime
             name = f"sample_eco2mix-regional-tr_93_{day:%Y-%m-%d}.csv"
             content = odre_export(times)
             target = landing.dir / name
-            if not target.exists() or target.read_text(encoding="utf-8") != content:
+            existing = target.read_text(encoding="utf-8") if target.exists() else ""
+            if not existing.startswith(content):
                 written.append(landing.write_atomic(name, content))
         day += timedelta(days=1)
     return written

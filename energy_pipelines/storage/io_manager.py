@@ -72,7 +72,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 rejects if rejects is not None else REJECTS_SCHEMA.empty_table(), REJECTS_SCHEMA, spec.rejects_id
             )
             self.store.write(spec.rejects_id, reject_table, time_column="partition_start_utc", window=window)
-            self.warehouse.refresh_view(spec.rejects_id)
+            self.warehouse.refresh_view(spec.rejects_id, schema=REJECTS_SCHEMA)
             meta["rejected_rows"] = dg.MetadataValue.int(reject_table.num_rows)
             if reject_table.num_rows:
                 reasons = pd.Series(reject_table.column("reason").to_pylist()).str.split(":").str[0]

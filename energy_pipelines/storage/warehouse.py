@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from energy_pipelines.storage.parquet_store import ParquetStore
 
@@ -23,25 +24,35 @@ class Warehouse:
         self.path = Path(path)
         self.store = store
 
-    def refresh_view(self, dataset: str, attempts: int = 5) -> bool:
+    def refresh_view(self, dataset: str, attempts: int = 5, schema: pa.Schema | None = None) -> bool:
         """(Re)create the dataset's view; False, with a warning, if the file stays locked.
 
-        DuckDB allows one writing process per file: a user holding the warehouse open in the
-        duckdb shell must not make a pipeline run fail, since the data itself is in Parquet.
+        A dataset with no file yet (e.g. no rejected row) gets an empty table of its schema, so
+        queries on it answer 0 rows instead of failing. DuckDB allows one writing process per
+        file: a user holding the warehouse open in the duckdb shell must not make a pipeline run
+        fail, since the data itself is in Parquet.
         """
-        if not self.store.files(dataset):
+        name = _quote(dataset)
+        if self.store.files(dataset):
+            kind, create = "VIEW", (f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet("
+                                    f"'{self.store.glob(dataset)}', hive_partitioning = false, union_by_name = true)")
+        elif schema is not None:
+            empty = schema.empty_table()  # noqa: F841  (read by DuckDB's replacement scan below)
+            kind, create = "TABLE", f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM empty"
+        else:
             return False
-        sql = (
-            f"CREATE OR REPLACE VIEW {_quote(dataset)} AS SELECT * FROM read_parquet("
-            f"'{self.store.glob(dataset)}', hive_partitioning = false, union_by_name = true)"
-        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(attempts):
             try:
                 with open(self.path.with_suffix(".lock"), "w") as handle:
                     fcntl.flock(handle, fcntl.LOCK_EX)
                     with duckdb.connect(str(self.path)) as con:
-                        con.execute(sql)
+                        existing = con.execute(
+                            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [dataset]
+                        ).fetchone()
+                        if existing and ("VIEW" in existing[0]) != (kind == "VIEW"):
+                            con.execute(f"DROP {'VIEW' if 'VIEW' in existing[0] else 'TABLE'} {name}")
+                        con.execute(create)
                 return True
             except duckdb.IOException as exc:
                 if attempt == attempts - 1:

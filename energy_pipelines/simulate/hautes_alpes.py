@@ -19,7 +19,7 @@ from dataclasses import dataclass
 class Commune:
     code: str  # INSEE COG
     name: str
-    population: int  # DGCL 2024 municipal population
+    population: int  # DGCL 2024 total population (ptot_2024)
     lat: float
     lon: float
     altitude_m: int

@@ -1,0 +1,222 @@
+"""UC2 end to end in sample mode: the half-hourly chain over the autumn DST day in one run, then the
+daily usage, the open monthly usage and the forecast archive; anonymisation and governance proofs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import dagster as dg
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from energy_pipelines.build import build_defs
+from energy_pipelines.catalog import default_catalog
+from energy_pipelines.governance.dagster_specs import apply_governance
+from energy_pipelines.partitions import half_hour_key, paris_day_bounds
+from energy_pipelines.settings import load_settings
+from energy_pipelines.simulate import green_signal as sim_signal
+from energy_pipelines.storage import ParquetStore
+from energy_pipelines.transforms import anonymise
+
+UTC = timezone.utc
+DAY1, DAY2 = "2025-10-25", "2025-10-26"  # the second is the 50-half-hour day
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    home = tmp_path_factory.mktemp("uc2") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENERGY_PIPELINES_HOME", str(home))
+        mp.setenv("ENERGY_PIPELINES_MODE", "sample")
+        mp.setenv("ENERGY_PIPELINES_PARTITIONS_START", "2024-01-01")
+        mp.delenv(anonymise.KEY_ENV, raising=False)
+        mp.delenv("DAGSTER_HOME", raising=False)
+        settings = replace(load_settings(), partitions_start=datetime(2024, 1, 1, tzinfo=UTC))
+        defs = build_defs(settings)
+        instance = dg.DagsterInstance.ephemeral()
+        assets = list(defs.assets)
+        registers = dg.materialize(assets, selection=["raw_symenergie05__charging_stations",
+                                                      "raw_enedis__green_signal_history"],
+                                   resources=defs.resources, instance=instance)
+        lo, hi = paris_day_bounds(DAY1)[0], paris_day_bounds(DAY2)[1]
+        first, last = half_hour_key(lo), half_hour_key(hi - pd.Timedelta(minutes=30))
+        chain = defs.get_job_def("uc2_halfhourly_job").execute_in_process(
+            instance=instance, tags={"dagster/asset_partition_range_start": first,
+                                     "dagster/asset_partition_range_end": last})
+        daily = dg.materialize(assets, selection=["hybrid__charging_usage_daily"], partition_key=DAY2,
+                               resources=defs.resources, instance=instance)
+        monthly = dg.materialize(assets, selection=["out_uc2__charging_usage"], partition_key="2025-10-01",
+                                 resources=defs.resources, instance=instance)
+        yield {"settings": settings, "defs": defs, "instance": instance, "registers": registers, "chain": chain,
+               "daily": daily, "monthly": monthly, "store": ParquetStore(settings.warehouse_dir), "mp": mp}
+
+
+def read(store: ParquetStore, dataset: str) -> pd.DataFrame:
+    return pd.concat([pq.read_table(p).to_pandas() for p in store.files(dataset)], ignore_index=True) \
+        if store.files(dataset) else pd.DataFrame()
+
+
+def metadata(result, asset: str) -> dict:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == asset]
+    return {k: getattr(v, "data", getattr(v, "value", v)) for k, v in events[-1].materialization.metadata.items()}
+
+
+def test_two_days_over_the_dst_change_are_one_run_with_every_charge_point_and_half_hour(world):
+    assert world["registers"].success and world["chain"].success
+    runs = world["instance"].get_runs()
+    assert sum(r.job_name == "uc2_halfhourly_job" for r in runs) == 1
+    store = world["store"]
+    signal = read(store, "hybrid__green_charging_signal")
+    stations = read(store, "raw_symenergie05__charging_stations")
+    n_pdc = stations["id_pdc_itinerance"].nunique()
+    assert len(signal) == n_pdc * (48 + 50)
+    assert signal.groupby("id_pdc_itinerance")["datetime_utc"].nunique().eq(98).all()
+    assert signal["colour"].notna().all() and signal["signal_complete"].all()
+    assert set(signal["colour"]) <= {"green", "orange", "red"} and signal["in_use"].any()
+    surplus = read(store, "hybrid__green_surplus_stations_in_use")
+    expected = signal[signal["in_use"] & (signal["local_green_ratio"] >= 1)]
+    assert len(surplus) == len(expected) and (surplus["local_green_ratio"] >= 1).all()
+    opened = read(store, "out_uc2__green_signal")
+    assert set(opened.columns) >= {"colour", "regional_green_share_pct", "n_free"}
+    assert "energy_wh" not in opened.columns and "local_green_ratio" not in opened.columns
+    assert len(opened) == stations["id_station_itinerance"].nunique() * 98
+
+
+def test_sessions_are_pseudonymised_and_the_injected_anomalies_quarantined(world):
+    store = world["store"]
+    sessions = read(store, "anon_spie__charging_sessions")
+    rejects = read(store, "anon_spie__charging_sessions_rejects")
+    assert len(sessions) > 200 and sessions["session_id"].is_unique
+    assert sessions["user_pseudonym"].str.fullmatch(r"[0-9a-f]{32}").all()
+    assert (sessions["end_utc"] >= sessions["start_utc"]).all() and (sessions["energy_kwh"] < 1000).all()
+    reasons = set(rejects["reason"].str.split(":").str[0])
+    assert reasons & {"duplicate", "overlaps an earlier session on the same charge point",
+                      "energy above nominal power x duration + 10%"}
+    meta = metadata(world["chain"], "anon_spie__charging_sessions")
+    assert meta["pseudonymisation_key_source"].startswith("sample demo key")
+    assert anonymise.SAMPLE_DEMO_KEY not in str(meta)
+
+
+def test_no_raw_identifier_survives_into_any_anon_or_open_output(world):
+    store = world["store"]
+    tx = read(store, "raw_spie__transaction_log")
+    badges = set(tx["id_tag"].dropna())
+    tx_ids = {str(t) for t in tx["transaction_id"]}
+    assert len(badges) > 50 and len(tx_ids) > 200
+    outputs = [d for d in default_catalog().datasets if d.startswith(("anon_", "out_uc2"))]
+    scanned = 0
+    for dataset in outputs + [f"{d}_rejects" for d in outputs]:
+        frame = read(store, dataset)
+        if frame.empty:
+            continue
+        scanned += 1
+        text = frame.astype(str)
+        values = set(text.to_numpy().ravel())
+        assert not values & badges, dataset
+        assert not values & tx_ids, dataset
+        blob = "\n".join(text.apply("|".join, axis=1))
+        assert not any(b in blob for b in list(badges)[:300]), dataset  # not even inside JSON records
+    assert scanned >= 4
+
+
+def test_a_singled_out_session_cannot_be_found_in_the_open_usage(world):
+    store = world["store"]
+    sessions = read(store, "anon_spie__charging_sessions")
+    usage = read(store, "out_uc2__charging_usage")
+    k = 5
+    assert len(usage) and (usage.loc[~usage["suppressed"], "n_users"] >= k).all()
+    assert usage.loc[usage["suppressed"], ["n_sessions", "n_users", "energy_kwh"]].isna().all().all()
+    per_station = sessions.groupby("id_station_itinerance").agg(users=("user_pseudonym", "nunique"),
+                                                                n=("session_id", "size"))
+    lonely = per_station[per_station["users"] < k].index
+    assert len(lonely) > 0  # some stations saw fewer than k users in the data: they must be masked
+    published = usage[~usage["suppressed"]]
+    assert not set(published["id_station_itinerance"]) & set(lonely)
+    # take one session of a station used by a single person: nothing published matches its figures
+    one = sessions[sessions["id_station_itinerance"].isin(per_station[per_station["users"] == 1].index)]
+    if len(one):
+        s = one.iloc[0]
+        match = published[(published["id_station_itinerance"] == s["id_station_itinerance"])
+                          | (published["energy_kwh"].round(1) == round(s["energy_kwh"], 1))]
+        assert match.empty
+    assert "user_pseudonym" not in usage.columns and "session_id" not in usage.columns
+    meta = metadata(world["monthly"], "out_uc2__charging_usage")
+    assert meta["k_min_users"] == k and meta["rows_suppressed"] == int(usage["suppressed"].sum())
+
+
+def test_daily_usage_counts_the_fifty_half_hours_and_carries_a_chart(world):
+    daily = read(world["store"], "hybrid__charging_usage_daily")
+    assert set(daily["half_hours_in_day"]) == {50} and set(daily["day_local"]) == {DAY2}
+    assert daily["occupancy_rate_pct"].between(0, 100).all() and daily["n_sessions"].sum() > 50
+    meta = metadata(world["daily"], "hybrid__charging_usage_daily")
+    assert "data:image/png;base64" in str(meta["chart"])
+    assert isinstance(meta["corr_in_use_regional_green_share_pct"], float)
+
+
+def test_ownership_follows_the_lineage(world):
+    catalog = default_catalog()
+    _, lineage = apply_governance(list(world["defs"].assets), catalog)
+    hybrid = lineage["hybrid__green_charging_signal"]
+    assert hybrid.access == "closed" and hybrid.personal_data and hybrid.commercially_sensitive
+    assert {"rte", "enedis", "symenergie05"} <= set(hybrid.owners)
+    sessions = lineage["anon_spie__charging_sessions"]
+    assert sessions.access == "restricted" and sessions.personal_data
+    for out in ("out_uc2__green_signal", "out_uc2__charging_usage", "out_uc2__signal_forecast"):
+        eff = lineage[out]
+        assert eff.access == "open" and not eff.personal_data and eff.lifted_by == out
+        assert catalog[out].publish
+    assert not catalog["hybrid__green_charging_signal"].publish
+
+
+def test_live_mode_without_a_key_refuses_to_pseudonymise(world):
+    mp, defs = world["mp"], world["defs"]
+    mp.setenv("ENERGY_PIPELINES_MODE__SPIE_TRANSACTION_LOG", "live")
+    try:
+        result = dg.materialize(list(defs.assets), selection=["anon_spie__charging_sessions"],
+                                partition_key=half_hour_key(datetime(2025, 10, 26, 12, tzinfo=UTC)),
+                                resources=defs.resources, instance=dg.DagsterInstance.ephemeral(),
+                                raise_on_error=False)
+    finally:
+        mp.delenv("ENERGY_PIPELINES_MODE__SPIE_TRANSACTION_LOG")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert anonymise.KEY_ENV in str(failure.event_specific_data.error.message)
+
+
+def test_forecasts_are_archived_never_overwritten_and_report_skill(world):
+    """Ten days of signal for two grid nodes written straight to storage, then two issues of one day."""
+    store, defs = world["store"], world["defs"]
+    stations = read(store, "raw_symenergie05__charging_stations").drop_duplicates("id_station_itinerance")
+    nodes = sim_signal.node_series(pd.date_range("2025-05-01", "2025-05-11", freq="30min", inclusive="left", tz="UTC"))
+    nodes = nodes[nodes["code_poste_source"].isin(["PS05LAR", "PS05ARG"])]
+    net_stations = sim_signal.network().stations[["id_station_itinerance", "node"]]
+    rows = nodes.merge(net_stations, left_on="code_poste_source", right_on="node")
+    rows = rows[rows["id_station_itinerance"].isin(stations["id_station_itinerance"])]
+    signal = pd.DataFrame({"datetime_utc": rows["datetime_utc"], "id_pdc_itinerance": rows["id_station_itinerance"] + "X",
+                           "id_station_itinerance": rows["id_station_itinerance"], "code_insee_commune": "05070",
+                           "code_poste_source": rows["code_poste_source"], "in_use": False, "energy_wh": 0.0,
+                           "energy_quality": "ok", "etat_pdc": "en_service", "occupation_pdc": "libre",
+                           "local_green_ratio": rows["production_enr_wh"] / rows["consommation_wh"],
+                           "regional_green_share_pct": 40.0, "signal_complete": True})
+    spec = default_catalog()["hybrid__green_charging_signal"]
+    from energy_pipelines.storage.schema import conform
+    store.write(spec.id, conform(signal, spec.table_schema.to_arrow(), spec.id), time_column="datetime_utc",
+                window=(pd.Timestamp("2025-05-01", tz="UTC"), pd.Timestamp("2025-05-11", tz="UTC")))
+    results = [dg.materialize(list(defs.assets), selection=["out_uc2__signal_forecast"], partition_key="2025-05-10",
+                              resources=defs.resources, instance=world["instance"]) for _ in range(2)]
+    archive = read(store, "out_uc2__signal_forecast")
+    assert archive["issued_at_utc"].nunique() == 2  # both issues kept
+    one = archive[archive["issued_at_utc"] == archive["issued_at_utc"].min()]
+    n_stations = one["id_station_itinerance"].nunique()
+    assert len(one) == n_stations * 96 and one["p_green"].between(0, 1).all()
+    cutoff = paris_day_bounds("2025-05-10")[1]
+    assert (one["data_cutoff_utc"] == cutoff).all() and one["target_utc"].min() == cutoff
+    assert one["horizon_h"].max() == 48.0
+    meta = metadata(results[0], "out_uc2__signal_forecast")
+    skill = meta["mean_backtest_skill"]
+    print(f"\nforecast skill vs seasonal naive (48 h backtest, 2 nodes): {skill}; "
+          f"Brier skill {meta.get('mean_backtest_brier_skill')}")
+    assert isinstance(skill, float) and -1 < skill < 1
+    assert meta["nodes"] == 2 and meta["nodes_without_backtest"] == 0

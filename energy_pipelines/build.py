@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from energy_pipelines import automation, checks
-from energy_pipelines.assets import raw, rte, uc3
+from energy_pipelines.assets import raw, rte, uc2, uc3
 from energy_pipelines.catalog import Catalog, default_catalog
 from energy_pipelines.governance.dagster_specs import apply_governance
 from energy_pipelines.resources import Platform
@@ -23,7 +23,7 @@ from energy_pipelines.storage.io_manager import ParquetIOManager
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 # use-case modules, each with build_assets(catalog, settings)
-ASSET_MODULES = [rte, uc3]
+ASSET_MODULES = [rte, uc2, uc3]
 
 
 def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefinition]:

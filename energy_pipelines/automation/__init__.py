@@ -52,4 +52,5 @@ def schedules(assets: Sequence[dg.AssetsDefinition]) -> list:
 
 
 def sensors(assets: Sequence[dg.AssetsDefinition]) -> list:
-    return []
+    from energy_pipelines.automation.landing_sensor import landing_sensors  # UC2: landing zone -> half-hourly runs
+    return [*landing_sensors(assets)]

@@ -145,6 +145,8 @@ def _cmd_demo(args) -> int:
     end = now.replace(minute=(now.minute // 30) * 30, second=0, microsecond=0)
     start = (end - timedelta(days=args.days)).replace(minute=0)
     print(f"energy_pipelines demo: mode={settings.mode}, data root {settings.home}")
+    from energy_pipelines.catalog import default_catalog  # registers (unpartitioned raw) first: half-hourly assets read them
+    materialize(",".join(d.id for d in default_catalog().raw_datasets if d.partitioning == "none"), start, end)
     result = materialize(_main_selection(), start, end)
     _print_run(result)
     _print_outputs(settings)
@@ -173,19 +175,18 @@ def _print_outputs(settings) -> None:
 
 
 def _cmd_datasets(args) -> int:
-    from energy_pipelines.build import build_assets
+    from energy_pipelines.build import build_data_assets
     from energy_pipelines.catalog import default_catalog
-    from energy_pipelines.governance.dagster_specs import graph_deps
-    from energy_pipelines.governance.lineage import compute_lineage
+    from energy_pipelines.governance.policy import decide
 
-    settings = load_settings()
     catalog = default_catalog()
-    lineage = compute_lineage(catalog, graph_deps(build_assets(catalog, settings)))
-    rows = [("dataset", "owners", "publishers", "access", "licences", "personal")]
+    _, lineage = build_data_assets(catalog, load_settings())
+    rows = [("dataset", "owners", "publishers", "access", "licences", "personal", "publication")]
     for ds in sorted(lineage):
         eff = lineage[ds]
+        outcome = decide(eff, catalog).outcome if catalog[ds].publish else "-"
         rows.append((ds, ",".join(eff.owners), ",".join(eff.publishers), eff.access, ",".join(eff.licences),
-                     "yes" if eff.personal_data else "no"))
+                     "yes" if eff.personal_data else "no", outcome))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

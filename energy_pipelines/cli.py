@@ -175,18 +175,19 @@ def _print_outputs(settings) -> None:
 
 
 def _cmd_datasets(args) -> int:
-    from energy_pipelines.build import build_data_assets
+    from energy_pipelines.build import build_assets
     from energy_pipelines.catalog import default_catalog
-    from energy_pipelines.governance.policy import decide
+    from energy_pipelines.governance.dagster_specs import graph_deps
+    from energy_pipelines.governance.lineage import compute_lineage
 
+    settings = load_settings()
     catalog = default_catalog()
-    _, lineage = build_data_assets(catalog, load_settings())
-    rows = [("dataset", "owners", "publishers", "access", "licences", "personal", "publication")]
+    lineage = compute_lineage(catalog, graph_deps(build_assets(catalog, settings)))
+    rows = [("dataset", "owners", "publishers", "access", "licences", "personal")]
     for ds in sorted(lineage):
         eff = lineage[ds]
-        outcome = decide(eff, catalog).outcome if catalog[ds].publish else "-"
         rows.append((ds, ",".join(eff.owners), ",".join(eff.publishers), eff.access, ",".join(eff.licences),
-                     "yes" if eff.personal_data else "no", outcome))
+                     "yes" if eff.personal_data else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

@@ -106,6 +106,11 @@ def _figure(value) -> dg.MetadataValue:
     return dg.MetadataValue.json(value) if isinstance(value, (dict, list)) else dg.MetadataValue.text(str(value))
 
 
+def _empty_table(catalog: Catalog, dataset: str):
+    """Nothing to write this time: an empty table of the dataset's schema (not a frame with no columns)."""
+    return catalog[dataset].table_schema.to_arrow().empty_table()
+
+
 def _empty_rejects() -> pd.DataFrame:
     return pd.DataFrame(columns=REJECT_COLUMNS)
 
@@ -248,7 +253,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             ses = sessions[(sessions["end_utc"] >= lo) & (sessions["end_utc"] < hi)]
             if len(sig):
                 parts.append(usage.daily_usage(sig, ses, lo, hi, day))
-        data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        data = pd.concat(parts, ignore_index=True) if parts else _empty_table(catalog, USAGE_DAILY)
         figures = {k: _figure(v) for k, v in usage.usage_green_correlation(signal).items()} if len(signal) else {}
         if len(data):
             figures.update({
@@ -277,9 +282,9 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
                 m = usage.monthly_station_usage(d, s, lo)
                 m.insert(1, "month_local", month)
                 parts.append(m)
-        raw = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        if raw.empty:
-            return TableWithRejects(data=raw, metadata={"rows": dg.MetadataValue.int(0)})
+        if not parts:
+            return TableWithRejects(data=_empty_table(catalog, OPEN_USAGE), metadata={"rows": dg.MetadataValue.int(0)})
+        raw = pd.concat(parts, ignore_index=True)
         values = ["n_sessions", "n_users", "sessions_per_charge_point_day", "occupancy_rate_pct", "energy_kwh",
                   "mean_session_h", "peak_start_hour_local", "green_energy_share_pct"]
         data = anon.suppress_small_groups(raw, "n_users", values, k_min)
@@ -352,7 +357,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             if frame is not None:
                 issues.append(frame)
             figures[f"skill_{day}"] = dg.MetadataValue.json(metrics)
-        data = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame()
+        data = pd.concat(issues, ignore_index=True) if issues else _empty_table(catalog, FORECAST)
         if len(issues) == 1:  # a single issue: its figures at the top level
             last = next(iter(figures.values())).data
             for key in ("mean_backtest_skill", "mean_backtest_prophet_only_skill", "mean_backtest_brier_skill",

@@ -45,6 +45,7 @@ RATES = {"hour": "out_uc3__rates_hourly", "day": "out_uc3__rates_daily", "month"
          "year": "out_uc3__rates_yearly"}
 WHAT_IF = "out_uc3__pv_what_if"
 FORECASTS = "out_uc3__forecasts"
+WEATHER = "raw_meteofrance__weather"
 LOCAL_FORMAT = {"hour": "%Y-%m-%d %H:%M%z", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 
@@ -346,7 +347,8 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         }))
 
     assets.append(out_uc3__pv_what_if)
-    assets.append(_forecast_asset(catalog, settings, rules, forecast_cfg, names, sites))
+    communes = {t.id: set(t.codes) for t in territories.values()}
+    assets.append(_forecast_asset(catalog, settings, rules, forecast_cfg, names, sites, communes))
     return assets
 
 
@@ -387,11 +389,16 @@ def _rates_asset(resolution: str, dataset: str, catalog: Catalog, settings: Sett
 
 
 def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, cfg: tf.ForecastConfig,
-                    names: dict[str, str], sites: dict[str, tf.Site]) -> dg.AssetsDefinition:
+                    names: dict[str, str], sites: dict[str, tf.Site],
+                    communes: dict[str, set[str]]) -> dg.AssetsDefinition:
     energy_schema = catalog[TERRITORIAL_ENERGY].table_schema.to_arrow()
     forecast_schema = catalog[FORECASTS].table_schema.to_arrow()
+    # temperature: observations only, so it cannot drive an issue (its future is unknown); it
+    # scores what a weather forecast would add (back-test with the observed temperature)
+    weather = WEATHER if WEATHER in catalog else None
+    deps = [PARIS_PERIOD_DEP] + ([dg.AssetDep(WEATHER, partition_mapping=dg.AllPartitionMapping())] if weather else [])
 
-    @dg.asset(**asset_kwargs(catalog[FORECASTS], settings, catalog), deps=[PARIS_PERIOD_DEP])
+    @dg.asset(**asset_kwargs(catalog[FORECASTS], settings, catalog), deps=deps)
     def out_uc3__forecasts(context: dg.AssetExecutionContext, platform: Platform) -> TableWithRejects:
         """One issue per Paris day of the partition window, at the day's end, from the history before it.
 
@@ -402,7 +409,7 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, c
         issues = issue_times(start, end)
         store = platform.store
         need = timedelta(days=cfg.history_days + 14)
-        issued_frames, backtests, meta = [], [], {}
+        issued_frames, backtests, oracle, meta = [], [], [], {}
         for issue in issues:
             window = (issue - need, issue)
             energy = store.read(TERRITORIAL_ENERGY, time_column="datetime_utc", window=window,
@@ -414,6 +421,7 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, c
             history = history_for_forecast(energy)
             training = energy[energy["datetime_utc"] >= issue - timedelta(days=cfg.history_days)]
             secrecy = training_secrecy(training, rules).set_index(["territory_id", "flow"])
+            temperature = _temperature(store, catalog, weather, window, communes)
             for territory, hist in history.groupby("territory_id"):
                 span = hist["datetime_utc"].max() - hist["datetime_utc"].min()
                 if span < pd.Timedelta(days=14):
@@ -425,28 +433,52 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, c
                 frame = _mask_forecast(frame, secrecy, territory)
                 issued_frames.append(frame)
                 if cfg.backtest and span >= pd.Timedelta(days=21):
-                    back = tf.forecast(hist, issue - pd.Timedelta(hours=cfg.horizon_hours), cfg, site)
+                    origin = issue - pd.Timedelta(hours=cfg.horizon_hours)
+                    back = tf.forecast(hist, origin, cfg, site)
                     back["territory_id"] = territory
                     backtests.append((territory, hist, back))
+                    temp = temperature.get(territory)
+                    if temp is not None:
+                        with_t = hist.assign(temperature_c=temp.reindex(pd.DatetimeIndex(hist["datetime_utc"])).to_numpy())
+                        back_t = tf.forecast(with_t, origin, cfg, site, future_temperature=temp)
+                        if "heating" in back_t["model"].iat[0]:
+                            oracle.append((territory, hist, back_t[back_t["variable"] == "consumption_kwh"]))
         if not issued_frames:
             return TableWithRejects(data=pd.DataFrame(), rejects=None, metadata={})
         out = pd.concat(issued_frames, ignore_index=True)
         out["territory_name"] = out["territory_id"].map(names).fillna(out["territory_id"])
         if backtests:
             meta.update(_backtest_metadata(backtests))
+        if oracle:
+            scores = {t: tf.evaluate(h, b)["consumption_kwh"] for t, h, b in oracle}
+            meta["backtest_consumption_with_observed_temperature"] = dg.MetadataValue.json(_rounded(scores))
+            meta["skill_vs_seasonal_naive_consumption_kwh_with_observed_temperature"] = dg.MetadataValue.float(
+                round(float(np.nanmean([s["skill_rmse"] for s in scores.values()])), 4))
         archived = _archived_scores(store, forecast_schema, energy_schema, issues[-1], cfg)
         if archived:
             meta["archived_forecast_scores"] = dg.MetadataValue.json(archived)
         meta["issues"] = dg.MetadataValue.json([t.isoformat() for t in issues])
         meta["temperature_regressor"] = dg.MetadataValue.text(
-            "off: no weather forecast over the horizon (raw_meteofrance__weather holds observations; using them "
-            "would make past issues use the future)")
+            "off for issues: no weather forecast over the horizon (raw_meteofrance__weather holds observations; "
+            "using them would make past issues use the future). The back-test with the observed temperature "
+            "shows what a forecast feed would add." if weather else "off: no weather dataset in the catalogue")
         last = out[out["issued_at_utc"] == out["issued_at_utc"].max()]
         png = forecast_chart(history, last, names, f"Forecast issued {issues[-1]:%Y-%m-%d %H:%M} UTC, next 7 days")
         meta["chart"] = chart_for(context, platform, png, FORECASTS)
         return TableWithRejects(data=out, rejects=None, metadata=meta)
 
     return out_uc3__forecasts
+
+
+def _temperature(store, catalog: Catalog, weather: str | None, window, communes) -> dict[str, pd.Series]:
+    """Hourly temperature per territory over `window` from the weather observations, if any."""
+    if weather is None:
+        return {}
+    frame = store.read(weather, time_column=catalog[weather].time_column, window=window,
+                       schema=catalog[weather].table_schema.to_arrow(),
+                       columns=["datetime_utc", "commune_code", "departement_code", "temperature_c"]).to_pandas()
+    temps = tf.territory_temperature(frame, communes)
+    return {t: g.set_index("datetime_utc")["temperature_c"] for t, g in temps.groupby("territory_id")}
 
 
 def issue_times(start, end) -> list[pd.Timestamp]:

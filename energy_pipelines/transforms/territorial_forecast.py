@@ -34,8 +34,12 @@ PARIS = "Europe/Paris"
 SEASON_H = 168
 VARIABLES = ("consumption_kwh", "production_kwh", "self_production_rate_pct")
 
-for _name in ("cmdstanpy", "prophet", "prophet.plot"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
+
+
+def _quiet() -> None:
+    """Prophet sets its loggers when imported: silence them after (a fallback to Newton is routine)."""
+    for name in ("cmdstanpy", "prophet", "prophet.models", "prophet.plot"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ def _fit_predict(history: pd.DataFrame, future: pd.DataFrame, variable: str, cfg
     """
     from prophet import Prophet
 
+    _quiet()
     consumption = variable == "consumption_kwh"
     hist = pd.DataFrame({"ds": _ds(history["datetime_utc"]), "y": history[variable].to_numpy(dtype=float)})
     fut = pd.DataFrame({"ds": _ds(future["datetime_utc"])})
@@ -167,9 +172,12 @@ def _fit_predict(history: pd.DataFrame, future: pd.DataFrame, variable: str, cfg
             for frame, src in ((hist, history), (fut, future)):
                 feats = _temperature_features(src["temperature_c"], cfg)
                 frame["hdd"], frame["cdd"] = feats["hdd"].to_numpy(), feats["cdd"].to_numpy()
-            model.add_regressor("hdd")
-            model.add_regressor("cdd")
-            parts.append("heating/cooling degrees")
+            # a season without heating (or cooling) gives a constant column: nothing to learn from it
+            used = [c for c in ("hdd", "cdd") if hist[c].std() > 0]
+            for column in used:
+                model.add_regressor(column)
+            hist, fut = hist.drop(columns=[c for c in ("hdd", "cdd") if c not in used]), fut
+            parts.append("heating/cooling degrees" if used else "temperature (no heating or cooling degree)")
     else:
         hist["last_week"] = lagged.reindex(pd.DatetimeIndex(history["datetime_utc"]) - pd.Timedelta(hours=SEASON_H)).to_numpy()
         fut["last_week"] = lagged.reindex(pd.DatetimeIndex(future["datetime_utc"]) - pd.Timedelta(hours=SEASON_H)).to_numpy()
@@ -275,3 +283,24 @@ def backtest(history: pd.DataFrame, origins: list[pd.Timestamp], cfg: ForecastCo
     issued = [forecast(history, origin, cfg, site) for origin in origins]
     frames = pd.concat(issued, ignore_index=True)
     return evaluate(history, frames, capacity_kw, cfg.history_days), frames
+
+
+def territory_temperature(weather: pd.DataFrame, communes: dict[str, set[str]]) -> pd.DataFrame:
+    """Hourly temperature of each territory: the mean of the stations in its communes, else of the
+    stations of its départements (weather rows: datetime_utc, commune_code, departement_code,
+    temperature_c, as raw_meteofrance__weather holds them)."""
+    rows = []
+    if weather.empty:
+        return pd.DataFrame(columns=["territory_id", "datetime_utc", "temperature_c"])
+    observed = weather.dropna(subset=["temperature_c"])
+    for territory, codes in communes.items():
+        inside = observed[observed["commune_code"].isin(codes)]
+        if inside.empty:
+            inside = observed[observed["departement_code"].isin({c[:2] for c in codes})]
+        if inside.empty:
+            continue
+        mean = inside.groupby("datetime_utc")["temperature_c"].mean().reset_index()
+        mean.insert(0, "territory_id", territory)
+        rows.append(mean)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["territory_id", "datetime_utc", "temperature_c"])

@@ -255,6 +255,11 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def core_enedis__territorial_energy(context: dg.AssetExecutionContext, energy: pa.Table,
                                         members: pd.DataFrame) -> TableWithRejects:
         start, end = window_of(context)
+        if members.empty:
+            # the composition is configuration: the referential only checks and names it
+            context.log.warning("%s is empty (not materialised?): using the declared territory composition",
+                                TERRITORY_COMMUNES)
+            members = membership(territories)
         out = bl.territorial_energy(energy, members)
         frame = out.select(["territory_id", "datetime_utc", "flow", "category", "communes_reporting",
                             "communes_expected"]).to_pandas()

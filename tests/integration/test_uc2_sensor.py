@@ -84,7 +84,7 @@ def test_a_half_hour_runs_as_one_run_of_the_whole_chain(env, settings):
     drop(env["landing"], FIRST + timedelta(hours=1, minutes=30), FIRST + timedelta(hours=2, minutes=30))
     requests, _ = tick(env, None)
     assert [r.partition_key for r in requests] == ["2025-10-26-02:30", "2025-10-26-02:00+0100"]
-    job = defs.get_job_def(UC2_JOB)
+    job = defs.resolve_job_def(UC2_JOB)
     for request in requests:
         result = job.execute_in_process(instance=instance, partition_key=request.partition_key,
                                         tags={**request.tags, "dagster/run_key": request.run_key})

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from energy_pipelines import charts
@@ -191,29 +192,18 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
                              " energy of sessions open across that boundary starts at %s", SIGNAL, start, start)
         signal = green_signal.green_charging_signal(
             start=start, end=end, register=register, usage=usage.slot_usage(tx, start, end),
-            status=usage.slot_status(events, start, end), enedis=enedis, rte=rte, thresholds=thresholds)
+            status=usage.slot_status(events, start, end), enedis=enedis, rte=rte, thresholds=thresholds, arrow=True)
         missing_enedis = missing_half_hours(enedis["datetime_utc"], start, end)
         missing_rte = missing_half_hours(rte["datetime_utc"], start, end)
-        colours = signal["colour"].fillna("none").value_counts().to_dict()
+        summary = green_signal.summarise(signal)
         figures = {
             "charge_points": dg.MetadataValue.int(int(register["id_pdc_itinerance"].nunique())),
-            "half_hours": dg.MetadataValue.int(int(signal["datetime_utc"].nunique())),
-            "rows_by_colour": dg.MetadataValue.json(colours),
-            "in_use_rows": dg.MetadataValue.int(int(signal["in_use"].sum())),
-            "in_use_while_green_surplus": dg.MetadataValue.int(
-                int((signal["in_use"] & (signal["local_green_ratio"] >= 1.0)).sum())),
-            "energy_kwh": dg.MetadataValue.float(round(float(signal["energy_wh"].sum()) / 1000, 3)),
-            "energy_refused_above_nominal_power": dg.MetadataValue.int(
-                int((signal["energy_quality"] != "ok").sum())),
             "half_hours_without_enedis": dg.MetadataValue.int(len(missing_enedis)),
             "half_hours_without_rte": dg.MetadataValue.int(len(missing_rte)),
-            "thresholds_versions": dg.MetadataValue.json(sorted(signal["thresholds_version"].dropna().unique().tolist())),
+            **{k: _figure(v) for k, v in summary.items() if k != "per_slot"},
         }
-        if signal["datetime_utc"].nunique() >= 48:
-            per_slot = signal.groupby("datetime_utc").agg(
-                green_share=("colour", lambda c: 100 * (c == "green").mean()),
-                in_use=("in_use", lambda u: 100 * u.mean()),
-                regional=("regional_green_share_pct", "mean")).reset_index()
+        per_slot = summary["per_slot"]
+        if len(per_slot) >= 48:
             png = charts.time_series(per_slot, "datetime_utc",
                                      {"green_share": "charge points in green (%)", "in_use": "charge points in use (%)"},
                                      title=f"Green charging signal, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
@@ -222,7 +212,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         return TableWithRejects(data=signal, metadata=figures)
 
     @dg.asset(**asset_kwargs(catalog[SURPLUS], settings, catalog), ins={"signal": dg.AssetIn(SIGNAL)})
-    def hybrid__green_surplus_stations_in_use(context: dg.AssetExecutionContext, signal: pd.DataFrame) -> pd.DataFrame:
+    def hybrid__green_surplus_stations_in_use(context: dg.AssetExecutionContext, signal: pa.Table) -> pd.DataFrame:
         out = green_signal.surplus_in_use(signal, ratio_min=1.0)
         context.add_output_metadata({
             "charge_points_in_use_in_surplus": dg.MetadataValue.int(int(out["id_pdc_itinerance"].nunique())),
@@ -232,10 +222,11 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         return out
 
     @dg.asset(**asset_kwargs(catalog[OPEN_SIGNAL], settings, catalog), ins={"signal": dg.AssetIn(SIGNAL)})
-    def out_uc2__green_signal(context: dg.AssetExecutionContext, signal: pd.DataFrame) -> pd.DataFrame:
+    def out_uc2__green_signal(context: dg.AssetExecutionContext, signal: pa.Table) -> pa.Table:
         out = green_signal.open_signal(signal)
-        context.add_output_metadata({"stations_by_colour": dg.MetadataValue.json(
-            out["colour"].fillna("none").value_counts().to_dict())})
+        colours = pa.table({"c": out.column("colour").fill_null("none")}).group_by("c").aggregate([([], "count_all")])
+        context.add_output_metadata({"rows_by_colour": dg.MetadataValue.json(
+            dict(zip(colours.column("c").to_pylist(), colours.column("count_all").to_pylist(), strict=True)))})
         return out
 
     # -- usage ---------------------------------------------------------------------------------

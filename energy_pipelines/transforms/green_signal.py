@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from energy_pipelines.partitions import half_hours
@@ -74,40 +75,63 @@ def latest_register(stations: pd.DataFrame) -> pd.DataFrame:
 
 def green_charging_signal(*, start: datetime, end: datetime, register: pd.DataFrame, usage: pd.DataFrame,
                           status: pd.DataFrame, enedis: pd.DataFrame, rte: pd.DataFrame,
-                          thresholds: pd.DataFrame) -> pd.DataFrame:
-    slots = pd.DataFrame({"datetime_utc": pd.DatetimeIndex(half_hours(start, end))})
+                          thresholds: pd.DataFrame, arrow: bool = False) -> pd.DataFrame | pa.Table:
+    """Every charge point x half-hour of [start, end). `arrow=True` returns an Arrow table (no pandas copy).
+
+    The grid (charge points x half-hours) is joined on integer keys: the string keys are mapped
+    once on the small inputs, which keeps 100,000 charge points x 48 half-hours to a couple of
+    seconds instead of tens (benchmarks/uc2_national_day.py).
+    """
     con = _con()
-    con.register("slots", slots)
-    con.register("reg", register[["id_pdc_itinerance", "id_station_itinerance", "code_insee_commune",
-                                  "puissance_nominale_kw"]])
-    con.register("use", usage)
-    con.register("st", status)
-    con.register("en", enedis[["datetime_utc", "id_station_itinerance", "code_poste_source", "ratio_vert"]]
+    con.execute("SET preserve_insertion_order = false")
+    con.register("slots_in", pd.DataFrame({"datetime_utc": pd.DatetimeIndex(half_hours(start, end))}))
+    con.register("reg_in", register[["id_pdc_itinerance", "id_station_itinerance", "code_insee_commune",
+                                     "puissance_nominale_kw"]])
+    con.register("use_in", usage[["id_pdc_itinerance", "datetime_utc", "in_use", "energy_wh"]] if len(usage) else
+                 pd.DataFrame({"id_pdc_itinerance": pd.Series(dtype=str),
+                               "datetime_utc": pd.Series(dtype="datetime64[ns, UTC]"),
+                               "in_use": pd.Series(dtype=bool), "energy_wh": pd.Series(dtype=float)}))
+    con.register("st_in", status[["id_pdc_itinerance", "datetime_utc", "ocpp_status", "out_of_order"]] if len(status)
+                 else pd.DataFrame({"id_pdc_itinerance": pd.Series(dtype=str),
+                                    "datetime_utc": pd.Series(dtype="datetime64[ns, UTC]"),
+                                    "ocpp_status": pd.Series(dtype=str), "out_of_order": pd.Series(dtype=bool)}))
+    con.register("en_in", enedis[["datetime_utc", "id_station_itinerance", "code_poste_source", "ratio_vert"]]
                  if len(enedis) else pd.DataFrame({"datetime_utc": pd.Series(dtype="datetime64[ns, UTC]"),
                                                    "id_station_itinerance": pd.Series(dtype=str),
                                                    "code_poste_source": pd.Series(dtype=str),
                                                    "ratio_vert": pd.Series(dtype=float)}))
-    con.register("rte", rte[["datetime_utc", "green_share_pct"]] if len(rte) else
+    con.register("rte_in", rte[["datetime_utc", "green_share_pct"]] if len(rte) else
                  pd.DataFrame({"datetime_utc": pd.Series(dtype="datetime64[ns, UTC]"),
                                "green_share_pct": pd.Series(dtype=float)}))
     con.register("thr", thresholds)
-    return con.execute("""
-        WITH grid AS (SELECT s.datetime_utc, r.* FROM slots s CROSS JOIN reg r),
-        en1 AS (SELECT datetime_utc, id_station_itinerance, any_value(code_poste_source) AS code_poste_source,
-                       avg(ratio_vert) AS ratio FROM en GROUP BY ALL),
-        rte1 AS (SELECT datetime_utc, avg(green_share_pct) AS share FROM rte GROUP BY ALL),
+    rel = con.sql("""
+        WITH slots AS (
+            SELECT (row_number() OVER (ORDER BY datetime_utc) - 1)::INT AS si, s.datetime_utc, thr.*
+            FROM slots_in s ASOF LEFT JOIN thr ON s.datetime_utc >= thr.valid_from),
+        reg AS (
+            SELECT (row_number() OVER (ORDER BY id_pdc_itinerance) - 1)::INT AS pi,
+                   dense_rank() OVER (ORDER BY id_station_itinerance)::INT AS sti, * FROM reg_in),
+        stations AS (SELECT DISTINCT sti, id_station_itinerance FROM reg),
+        use AS (SELECT r.pi, s.si, bool_or(u.in_use) AS in_use, sum(u.energy_wh) AS wh
+                FROM use_in u JOIN reg r USING (id_pdc_itinerance) JOIN slots s USING (datetime_utc) GROUP BY ALL),
+        st AS (SELECT r.pi, s.si, any_value(x.ocpp_status) AS ocpp_status, bool_or(x.out_of_order) AS out_of_order
+               FROM st_in x JOIN reg r USING (id_pdc_itinerance) JOIN slots s USING (datetime_utc) GROUP BY ALL),
+        en AS (SELECT t.sti, s.si, any_value(e.code_poste_source) AS code_poste_source, avg(e.ratio_vert) AS ratio
+               FROM en_in e JOIN stations t USING (id_station_itinerance) JOIN slots s USING (datetime_utc)
+               GROUP BY ALL),
+        rte1 AS (SELECT s.si, avg(r.green_share_pct) AS share FROM rte_in r JOIN slots s USING (datetime_utc)
+                 GROUP BY ALL),
         j AS (
-            SELECT g.datetime_utc, g.id_pdc_itinerance, g.id_station_itinerance, g.code_insee_commune,
-                   e.code_poste_source, coalesce(u.in_use, false) AS in_use,
-                   coalesce(u.energy_wh, 0.0) AS metered_wh, g.puissance_nominale_kw,
-                   st.ocpp_status, coalesce(st.out_of_order, false) AS out_of_order,
-                   e.ratio AS local_green_ratio, r.share AS regional_green_share_pct
-            FROM grid g
-            LEFT JOIN use u ON u.id_pdc_itinerance = g.id_pdc_itinerance AND u.datetime_utc = g.datetime_utc
-            LEFT JOIN st ON st.id_pdc_itinerance = g.id_pdc_itinerance AND st.datetime_utc = g.datetime_utc
-            LEFT JOIN en1 e ON e.id_station_itinerance = g.id_station_itinerance AND e.datetime_utc = g.datetime_utc
-            LEFT JOIN rte1 r ON r.datetime_utc = g.datetime_utc),
-        t AS (SELECT * FROM j ASOF LEFT JOIN thr ON j.datetime_utc >= thr.valid_from)
+            SELECT s.datetime_utc, r.id_pdc_itinerance, r.id_station_itinerance, r.code_insee_commune,
+                   e.code_poste_source, coalesce(u.in_use, false) AS in_use, coalesce(u.wh, 0.0) AS metered_wh,
+                   r.puissance_nominale_kw, st.ocpp_status, coalesce(st.out_of_order, false) AS out_of_order,
+                   e.ratio AS ratio, x.share AS share, s.version, s.green_local_ratio_min, s.orange_local_ratio_min,
+                   s.orange_regional_share_min_pct
+            FROM reg r CROSS JOIN slots s
+            LEFT JOIN use u ON u.pi = r.pi AND u.si = s.si
+            LEFT JOIN st ON st.pi = r.pi AND st.si = s.si
+            LEFT JOIN en e ON e.sti = r.sti AND e.si = s.si
+            LEFT JOIN rte1 x ON x.si = s.si)
         SELECT datetime_utc, id_pdc_itinerance, id_station_itinerance, code_insee_commune, code_poste_source,
                in_use,
                CASE WHEN metered_wh > puissance_nominale_kw * 1000 * 0.5 * 1.1 THEN NULL ELSE metered_wh END
@@ -118,40 +142,77 @@ def green_charging_signal(*, start: datetime, end: datetime, register: pd.DataFr
                CASE WHEN out_of_order THEN 'hors_service' WHEN ocpp_status IS NULL AND NOT in_use THEN 'inconnu'
                     ELSE 'en_service' END AS etat_pdc,
                CASE WHEN in_use THEN 'occupe' WHEN out_of_order THEN 'inconnu' ELSE 'libre' END AS occupation_pdc,
-               round(local_green_ratio, 4) AS local_green_ratio,
-               round(regional_green_share_pct, 3) AS regional_green_share_pct,
-               CASE WHEN local_green_ratio IS NULL OR version IS NULL THEN NULL
-                    WHEN local_green_ratio >= green_local_ratio_min THEN 'green'
-                    WHEN local_green_ratio >= orange_local_ratio_min
-                         OR regional_green_share_pct >= orange_regional_share_min_pct THEN 'orange'
+               round(ratio, 4) AS local_green_ratio,
+               round(share, 3) AS regional_green_share_pct,
+               CASE WHEN ratio IS NULL OR version IS NULL THEN NULL
+                    WHEN ratio >= green_local_ratio_min THEN 'green'
+                    WHEN ratio >= orange_local_ratio_min OR share >= orange_regional_share_min_pct THEN 'orange'
                     ELSE 'red' END AS colour,
                version AS thresholds_version,
-               local_green_ratio IS NOT NULL AND regional_green_share_pct IS NOT NULL AS signal_complete
-        FROM t ORDER BY id_pdc_itinerance, datetime_utc""").df()
+               ratio IS NOT NULL AND share IS NOT NULL AS signal_complete
+        FROM j""")
+    table = rel.to_arrow_table()
+    table = table.cast(pa.schema([pa.field(f.name, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type)
+                                  else f for f in table.schema]))
+    if arrow:
+        return table
+    return table.to_pandas().sort_values(["id_pdc_itinerance", "datetime_utc"]).reset_index(drop=True)
 
 
-def surplus_in_use(signal: pd.DataFrame, ratio_min: float = 1.0) -> pd.DataFrame:
+# Paris wall-clock time with its offset, e.g. 2025-10-26T02:00:00+01:00, computed in SQL
+LOCAL_ISO = ("strftime({c} AT TIME ZONE 'Europe/Paris', '%Y-%m-%dT%H:%M:%S') || "
+             "CASE WHEN epoch({c} AT TIME ZONE 'Europe/Paris') - epoch({c} AT TIME ZONE 'UTC') = 7200 "
+             "THEN '+02:00' ELSE '+01:00' END")
+
+
+def summarise(signal: pa.Table | pd.DataFrame) -> dict:
+    """Figures of a signal table (Arrow or pandas) computed in DuckDB, and a per-half-hour profile."""
+    con = _con()
+    con.register("sig", signal)
+    row = con.sql("""
+        SELECT count(DISTINCT datetime_utc) AS half_hours, count(*) FILTER (WHERE in_use) AS in_use_rows,
+               count(*) FILTER (WHERE in_use AND local_green_ratio >= 1.0) AS in_use_while_green_surplus,
+               round(coalesce(sum(energy_wh), 0) / 1000, 3) AS energy_kwh,
+               count(*) FILTER (WHERE energy_quality <> 'ok') AS energy_refused_above_nominal_power,
+               list(DISTINCT thresholds_version) FILTER (WHERE thresholds_version IS NOT NULL) AS thresholds_versions
+        FROM sig""").fetchall()[0]
+    colours = dict(con.sql("SELECT coalesce(colour, 'none'), count(*) FROM sig GROUP BY 1 ORDER BY 1").fetchall())
+    per_slot = con.sql("""
+        SELECT datetime_utc, 100 * avg((colour = 'green')::INT) AS green_share, 100 * avg(in_use::INT) AS in_use,
+               avg(regional_green_share_pct) AS regional
+        FROM sig GROUP BY 1 ORDER BY 1""").df()
+    names = ["half_hours", "in_use_rows", "in_use_while_green_surplus", "energy_kwh",
+             "energy_refused_above_nominal_power", "thresholds_versions"]
+    out = dict(zip(names, row, strict=True))
+    out["thresholds_versions"] = sorted(out["thresholds_versions"] or [])
+    out["rows_by_colour"] = colours
+    out["per_slot"] = per_slot
+    return out
+
+
+def surplus_in_use(signal: pa.Table | pd.DataFrame, ratio_min: float = 1.0) -> pd.DataFrame:
     """Charge points in use while their node is in green over-production (local ratio >= ratio_min)."""
-    hit = signal[signal["in_use"] & (signal["local_green_ratio"] >= ratio_min)].copy()
-    hit["datetime_local"] = [t.isoformat() for t in pd.DatetimeIndex(hit["datetime_utc"]).tz_convert("Europe/Paris")]
-    cols = ["datetime_utc", "datetime_local", "id_pdc_itinerance", "id_station_itinerance", "code_insee_commune",
-            "code_poste_source", "local_green_ratio", "regional_green_share_pct", "energy_wh"]
-    return hit[cols].reset_index(drop=True)
+    con = _con()
+    con.register("sig", signal)
+    return con.execute(f"""
+        SELECT datetime_utc, {LOCAL_ISO.format(c="datetime_utc")} AS datetime_local, id_pdc_itinerance,
+               id_station_itinerance, code_insee_commune, code_poste_source, local_green_ratio,
+               regional_green_share_pct, energy_wh
+        FROM sig WHERE in_use AND local_green_ratio >= ? ORDER BY id_pdc_itinerance, datetime_utc""",
+                       [ratio_min]).df()
 
 
-def open_signal(signal: pd.DataFrame) -> pd.DataFrame:
+def open_signal(signal: pa.Table | pd.DataFrame) -> pa.Table:
     """The publishable signal: per station and half-hour, colour, regional share and occupancy only."""
     con = _con()
     con.register("sig", signal)
-    out = con.execute("""
-        SELECT datetime_utc, id_station_itinerance, any_value(code_insee_commune) AS code_insee_commune,
+    return con.sql(f"""
+        SELECT datetime_utc, {LOCAL_ISO.format(c="datetime_utc")} AS datetime_local, id_station_itinerance,
+               any_value(code_insee_commune) AS code_insee_commune,
                any_value(colour) AS colour, any_value(thresholds_version) AS thresholds_version,
                round(any_value(regional_green_share_pct), 1) AS regional_green_share_pct,
                count(*) AS n_charge_points, count(*) FILTER (WHERE occupation_pdc = 'libre') AS n_free
-        FROM sig GROUP BY datetime_utc, id_station_itinerance ORDER BY ALL""").df()
-    out.insert(1, "datetime_local",
-               [t.isoformat() for t in pd.DatetimeIndex(out["datetime_utc"]).tz_convert("Europe/Paris")])
-    return out
+        FROM sig GROUP BY datetime_utc, id_station_itinerance""").to_arrow_table()
 
 
 def seasonal_history(signal: pd.DataFrame, enedis_history: pd.DataFrame, green_ratio_min: float = 1.0) -> pd.DataFrame:

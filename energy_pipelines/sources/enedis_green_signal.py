@@ -19,11 +19,20 @@ from datetime import timezone
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from energy_pipelines.sources.base import FileRead, SourceAdapter, reject_frame
 from energy_pipelines.sources.delimited import (
     IRVE_ID,
+    UTC_TS,
+    all_true,
+    arrow_read,
     first_reason,
+    floats,
+    irve_ids,
+    null_if_empty,
+    to_frame,
     paris_midnight_utc,
     read_delimited,
     reject_rows,
@@ -51,7 +60,35 @@ class GreenSignalAdapter(SourceAdapter):
     def span_from_name(self, path: Path):
         return slot_span(path)
 
+    def _fast(self, path: Path) -> FileRead | None:
+        read = arrow_read(path, SIGNAL_FIELDS)
+        if read is None:
+            return None
+        t, n = read
+        when = pc.strptime(t["horodate"], format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True)
+        prod, cons, ratio = (floats(t[c]) for c in ("production_enr_wh", "consommation_wh", "ratio_vert"))
+        if when.null_count or prod is None or cons is None or ratio is None or prod.null_count or cons.null_count:
+            return None
+        when = when.cast(UTC_TS)
+        own = slot_of_file(path)
+        computed = pc.divide(prod, cons)
+        gap = pc.abs(pc.subtract(ratio, computed))
+        tolerance = pc.multiply(pc.max_element_wise(pc.abs(computed), 0.01), 0.01)
+        if not (irve_ids(t["id_station_itinerance"]) and all_true(pc.greater(cons, 0))
+                and all_true(pc.greater_equal(prod, 0)) and ratio.null_count == 0
+                and all_true(pc.less_equal(gap, tolerance))
+                and all_true(pc.equal(when, pc.floor_temporal(when, multiple=30, unit="minute")))
+                and (own is None or all_true(pc.equal(when, pa.scalar(own, UTC_TS))))):
+            return None
+        rows = to_frame({"datetime_utc": when, "id_station_itinerance": t["id_station_itinerance"],
+                         "num_pdl": null_if_empty(t["num_pdl"]), "code_poste_source": t["code_poste_source"],
+                         "production_enr_wh": prod, "consommation_wh": cons, "ratio_vert": ratio}, n, SIGNAL_COLUMNS)
+        return FileRead(rows=rows)
+
     def read_file(self, path: Path) -> FileRead:
+        fast = self._fast(path)
+        if fast is not None:
+            return fast
         frame, rejects = read_delimited(path, required=SIGNAL_FIELDS)
         t = to_utc(frame["horodate"])
         prod, cons, ratio = (to_number(frame[c]) for c in ("production_enr_wh", "consommation_wh", "ratio_vert"))

@@ -25,11 +25,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from energy_pipelines.sources.base import FileRead, SourceAdapter, reject_frame
 from energy_pipelines.sources.delimited import (
     IRVE_ID,
+    UTC_TS,
+    all_true,
+    arrow_read,
     first_reason,
+    ints,
+    irve_ids,
+    null_if_empty,
+    to_frame,
     read_delimited,
     reject_rows,
     slot_of_file,
@@ -90,8 +99,50 @@ class _SlotDrop(SourceAdapter):
         return slot.notna() & (slot != pd.Timestamp(own)), own
 
 
+def _own_slot_ok(path: Path, slot) -> bool:
+    own = slot_of_file(path)
+    return own is None or all_true(pc.equal(slot, pa.scalar(own, UTC_TS)))
+
+
+def _utc(column, fmt: str = "%Y-%m-%dT%H:%M:%SZ"):
+    ts = pc.strptime(column, format=fmt, unit="us", error_is_null=True)
+    return None if ts.null_count else ts.cast(UTC_TS)
+
+
 class TransactionLogAdapter(_SlotDrop):
+    def _fast(self, path: Path) -> FileRead | None:
+        read = arrow_read(path, TX_FIELDS)
+        if read is None:
+            return None
+        t, n = read
+        ts = _utc(t["timestamp"])
+        numbers = [ints(t[c]) for c in ("connector_id", "transaction_id", "meter_wh")]
+        if ts is None or any(x is None or x.null_count for x in numbers) or not irve_ids(t["charge_point_id"]):
+            return None
+        connector, tx, meter = numbers
+        msg = t["message"]
+        if not (all_true(pc.is_in(msg, value_set=pa.array(MESSAGES))) and all_true(pc.greater_equal(connector, 1))
+                and all_true(pc.greater_equal(meter, 0))
+                and not pc.any(pc.and_(pc.equal(msg, "StartTransaction"), pc.equal(t["id_tag"], ""))).as_py()):
+            return None
+        floor = pc.floor_temporal(ts, multiple=30, unit="minute")
+        closing = pc.and_(pc.and_(pc.equal(ts, floor), pc.equal(t["context"], "Sample.Clock")),
+                          pc.equal(msg, "MeterValues"))
+        slot = pc.if_else(closing, pc.subtract(floor, pa.scalar(timedelta(minutes=30))), floor)
+        if not _own_slot_ok(path, slot):
+            return None
+        rows = to_frame({"datetime_utc": slot, "timestamp_utc": ts, "message": msg,
+                         "id_pdc_itinerance": t["charge_point_id"], "connector_id": connector, "transaction_id": tx,
+                         "id_tag": null_if_empty(t["id_tag"]), "id_tag_status": null_if_empty(t["id_tag_status"]),
+                         "meter_wh": meter, "measurand": null_if_empty(t["measurand"]),
+                         "context": null_if_empty(t["context"]), "stop_reason": null_if_empty(t["reason"])},
+                        n, TX_COLUMNS)
+        return FileRead(rows=rows)
+
     def read_file(self, path: Path) -> FileRead:
+        fast = self._fast(path)
+        if fast is not None:
+            return fast
         frame, rejects = read_delimited(path, required=TX_FIELDS)
         ts = to_utc(frame["timestamp"])
         transaction_id, bad_tx = _integer(frame["transaction_id"])
@@ -128,7 +179,32 @@ class TransactionLogAdapter(_SlotDrop):
 
 
 class EventLogAdapter(_SlotDrop):
+    def _fast(self, path: Path) -> FileRead | None:
+        read = arrow_read(path, EVENT_FIELDS)
+        if read is None:
+            return None
+        t, n = read
+        ts = _utc(t["timestamp"])
+        connector = ints(t["connector_id"])
+        if ts is None or connector is None or connector.null_count or not irve_ids(t["charge_point_id"]):
+            return None
+        if not (all_true(pc.is_in(t["status"], value_set=pa.array(STATUSES)))
+                and all_true(pc.is_in(t["error_code"], value_set=pa.array(ERROR_CODES)))
+                and all_true(pc.greater_equal(connector, 0))):
+            return None
+        slot = pc.floor_temporal(ts, multiple=30, unit="minute")
+        if not _own_slot_ok(path, slot):
+            return None
+        rows = to_frame({"datetime_utc": slot, "timestamp_utc": ts, "id_pdc_itinerance": t["charge_point_id"],
+                         "connector_id": connector, "status": t["status"], "error_code": t["error_code"],
+                         "info": null_if_empty(t["info"]), "vendor_error_code": null_if_empty(t["vendor_error_code"])},
+                        n, EVENT_COLUMNS)
+        return FileRead(rows=rows)
+
     def read_file(self, path: Path) -> FileRead:
+        fast = self._fast(path)
+        if fast is not None:
+            return fast
         frame, rejects = read_delimited(path, required=EVENT_FIELDS)
         ts = to_utc(frame["timestamp"])
         connector, bad_conn = _integer(frame["connector_id"])

@@ -185,3 +185,28 @@ def test_irve_file_is_schema_2_3_0_and_the_broken_row_is_refused(tmp_path):
     again = load_adapter("irve").read_file(lz.dir / "national.csv")
     assert len(again.rows) == len(read.rows)
 
+
+
+@pytest.mark.parametrize("source", ["spie_transaction_log", "spie_event_log", "enedis_green_signal"])
+def test_the_arrow_fast_path_gives_the_careful_readers_rows(tmp_path, net, source):
+    """Clean drops take the Arrow path; it must give exactly what the careful (pandas) reader gives."""
+    writers = {"spie_transaction_log": charging.write_transaction_log, "spie_event_log": charging.write_event_log,
+               "enedis_green_signal": green_signal.write_signal}
+    lz = LandingZone(tmp_path, source)
+    files = writers[source](lz, datetime(2025, 10, 25, 22, tzinfo=UTC), datetime(2025, 10, 26, 4, tzinfo=UTC), net=net)
+    adapter = load_adapter(source)
+    for path in files:
+        fast = adapter._fast(path)
+        assert fast is not None, path.name
+        adapter_fast, adapter._fast = adapter._fast, (lambda p: None)
+        try:
+            slow = adapter.read_file(path)
+        finally:
+            adapter._fast = adapter_fast
+        assert slow.rejects.empty
+        pd.testing.assert_frame_equal(fast.rows.reset_index(drop=True), slow.rows.reset_index(drop=True),
+                                      check_dtype=False)
+    # a file with anything odd goes the careful way, which explains the refusals
+    odd = files[0]
+    odd.write_text(odd.read_text() + "garbage;line\n")
+    assert adapter._fast(odd) is None

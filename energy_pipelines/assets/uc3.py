@@ -7,7 +7,7 @@ scenarios in `assets_config/uc3/`. Closed data stays in the core layer; every ou
 passes statistical secrecy (its catalogue `step:` is what lifts its access).
 """
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import dagster as dg
 import numpy as np
@@ -210,6 +210,23 @@ def training_secrecy(energy: pd.DataFrame, rules: SecrecyRules) -> pd.DataFrame:
 PARIS_PERIOD_DEP = dg.AssetDep(TERRITORIAL_ENERGY, partition_mapping=dg.AllPartitionMapping())
 
 
+def output_window(context: dg.AssetExecutionContext):
+    """The UTC window the IO manager will write: the run's range clipped to existing partitions
+    (a range may name today's daily partition, which does not exist before the day ends)."""
+    if not context.has_partition_key and not context.has_partition_key_range:
+        return window_of(context)
+    start, end = window_of(context)
+    last = context.assets_def.partitions_def.get_last_partition_window()
+    if last is not None:
+        end = min(end, last.end.astimezone(timezone.utc))
+    return start, max(start, end)
+
+
+def empty(catalog: Catalog, dataset: str) -> pa.Table:
+    """Nothing to write: an empty table of the dataset's schema (the IO manager still replaces the window)."""
+    return catalog[dataset].table_schema.to_arrow().empty_table()
+
+
 def read_energy(platform: Platform, catalog: Catalog, start, end) -> pd.DataFrame:
     """Territorial energy of [start, end) (UTC), straight from the store."""
     return platform.store.read(TERRITORIAL_ENERGY, time_column="datetime_utc", window=(start, end),
@@ -294,6 +311,8 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def out_uc3__regional_balance(context: dg.AssetExecutionContext, platform: Platform,
                                   aggregates: pd.DataFrame) -> TableWithRejects:
         out = bl.regional_balance(aggregates)
+        if out.empty:
+            return TableWithRejects(data=empty(catalog, REGIONAL_BALANCE), rejects=None, metadata={})
         figures = {"half_hours": len(out),
                    "approximate_half_hours": int(out["approximate"].sum()) if len(out) else 0}
         if len(out):
@@ -315,7 +334,9 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def out_uc3__territorial_balance(context: dg.AssetExecutionContext, platform: Platform,
                                      energy: pd.DataFrame) -> TableWithRejects:
         start, end = window_of(context)
-        out = bl.published_balance(energy, rules) if len(energy) else pd.DataFrame()
+        if energy.empty:
+            return TableWithRejects(data=empty(catalog, BALANCE), rejects=None, metadata={})
+        out = bl.published_balance(energy, rules)
         meta: dict = {"secrecy_rules": dg.MetadataValue.json(rules.as_metadata())}
         if len(out):
             out.insert(1, "territory_name", out["territory_id"].map(names).fillna(out["territory_id"]))
@@ -338,9 +359,9 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
 
     @dg.asset(**asset_kwargs(catalog[WHAT_IF], settings, catalog), deps=[PARIS_PERIOD_DEP])
     def out_uc3__pv_what_if(context: dg.AssetExecutionContext, platform: Platform) -> TableWithRejects:
-        energy = read_energy(platform, catalog, *window_of(context))
+        energy = read_energy(platform, catalog, *output_window(context))
         if energy.empty:
-            return TableWithRejects(data=pd.DataFrame(), rejects=None, metadata={})
+            return TableWithRejects(data=empty(catalog, WHAT_IF), rejects=None, metadata={})
         out = bl.pv_what_if(bl.half_hour_balance(energy), scenarios, "year")
         out = bl.totals_secrecy(out, rules)
         out.insert(2, "territory_name", out["territory_id"].map(names).fillna(out["territory_id"]))
@@ -361,11 +382,11 @@ def _rates_asset(resolution: str, dataset: str, catalog: Catalog, settings: Sett
                  names: dict[str, str]) -> dg.AssetsDefinition:
     @dg.asset(**asset_kwargs(catalog[dataset], settings, catalog), deps=[PARIS_PERIOD_DEP])
     def _rates(context: dg.AssetExecutionContext, platform: Platform) -> TableWithRejects:
-        start, end = window_of(context)
+        start, end = output_window(context)
         energy = read_energy(platform, catalog, start, end)
         if energy.empty:
             context.log.warning("%s: no territorial energy in [%s, %s)", dataset, start, end)
-            return TableWithRejects(data=pd.DataFrame(), rejects=None, metadata={})
+            return TableWithRejects(data=empty(catalog, dataset), rejects=None, metadata={})
         rates = bl.period_rates(bl.half_hour_balance(energy), resolution)
         # a partial period at the window's edge would be mislabelled: keep periods inside the window
         rates = rates[(rates["period_start_utc"] >= start) & (rates["period_end_utc"] <= end)]
@@ -410,7 +431,7 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, c
         The history (weeks before the partition) is read from the store, not through the IO
         manager: the forecast needs far more than its own day.
         """
-        start, end = window_of(context)
+        start, end = output_window(context)
         issues = issue_times(start, end)
         store = platform.store
         need = timedelta(days=cfg.history_days + 14)
@@ -449,7 +470,8 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, c
                         if "heating" in back_t["model"].iat[0]:
                             oracle.append((territory, hist, back_t[back_t["variable"] == "consumption_kwh"]))
         if not issued_frames:
-            return TableWithRejects(data=pd.DataFrame(), rejects=None, metadata={})
+            context.log.warning("no forecast issued for %s: not enough history", [t.isoformat() for t in issues])
+            return TableWithRejects(data=empty(catalog, FORECASTS), rejects=None, metadata={})
         out = pd.concat(issued_frames, ignore_index=True)
         out["territory_name"] = out["territory_id"].map(names).fillna(out["territory_id"])
         if backtests:

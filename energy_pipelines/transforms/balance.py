@@ -135,8 +135,9 @@ def add_rates(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     p = out["production_kwh"].where(out["production_kwh"] > 0)
     c = out["consumption_kwh"].where(out["consumption_kwh"] > 0)
-    out["self_consumption_rate_pct"] = 100 * out["self_consumed_kwh"] / p
-    out["self_production_rate_pct"] = 100 * out["self_consumed_kwh"] / c
+    # A <= P and A <= C by construction: clip the last-bit rounding of 100 * A / P above 100
+    out["self_consumption_rate_pct"] = (100 * out["self_consumed_kwh"] / p).clip(upper=100.0)
+    out["self_production_rate_pct"] = (100 * out["self_consumed_kwh"] / c).clip(upper=100.0)
     out["coverage_rate_pct"] = 100 * out["production_kwh"] / c
     return out
 

@@ -66,6 +66,7 @@ def run(tmp_path_factory):
     r.materialize(["out_uc3__rates_daily"], "2025-10-01", "2025-11-01")
     r.materialize(["out_uc3__rates_yearly", "out_uc3__pv_what_if"], "2025-01-01", "2026-01-01")
     r.materialize(["raw_meteofrance__weather"], FIRST_DAY, LAST_DAY)
+    r.materialize(["out_uc3__forecasts"], "2025-10-07", "2025-10-08")  # one day of history: nothing issued
     r.materialize(["out_uc3__forecasts"], "2025-10-27", "2025-10-28")
     return r
 
@@ -176,6 +177,13 @@ def test_regional_open_balance_honours_enedis_secrecy(run):
     secret = aggregates[aggregates["secret"]]
     assert len(secret) and secret["energy_wh"].isna().all() and (secret["step_minutes"] == 1440).all()
     assert secret["daily_mean_energy_wh"].notna().all()
+
+
+def test_rates_never_exceed_100_percent(run):
+    for dataset in ("out_uc3__territorial_balance", "out_uc3__rates_hourly", "out_uc3__rates_daily"):
+        frame = run.read(dataset)
+        for column in ("self_consumption_rate_pct", "self_production_rate_pct"):
+            assert frame[column].dropna().between(0, 100).all(), (dataset, column)
 
 
 def test_charts_are_attached(run):

@@ -12,10 +12,11 @@ from pathlib import Path
 import dagster as dg
 
 from energy_pipelines import automation, checks
-from energy_pipelines.assets import raw, rte, uc2, uc3
+from energy_pipelines.assets import publication, raw, rte, uc2, uc3
 from energy_pipelines.catalog import Catalog, default_catalog
 from energy_pipelines.governance.dagster_specs import apply_governance
-from energy_pipelines.resources import Platform
+from energy_pipelines.governance.lineage import Effective
+from energy_pipelines.resources import Platform, Portal
 from energy_pipelines.settings import CATALOG_DIR, Settings, load_settings
 from energy_pipelines.storage.io_manager import ParquetIOManager
 
@@ -26,29 +27,33 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 ASSET_MODULES = [rte, uc2, uc3]
 
 
-def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefinition]:
+def build_data_assets(catalog: Catalog, settings: Settings) -> tuple[list[dg.AssetsDefinition], dict[str, Effective]]:
+    """Every catalogued dataset as an asset, with the ownership its lineage gives it."""
     assets = raw.build_raw_assets(catalog, settings)
     for module in ASSET_MODULES:
         assets.extend(module.build_assets(catalog, settings))
-    governed, _ = apply_governance(assets, catalog)
-    return governed
+    return apply_governance(assets, catalog)
 
 
 def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATALOG_DIR,
                resource_overrides: dict | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     catalog = default_catalog(str(catalog_dir))
-    assets = build_assets(catalog, settings)
+    data, lineage = build_data_assets(catalog, settings)
+    ref = publication.DefinitionsRef()
+    assets = [*data, *publication.build_publication_assets(catalog, lineage, ref)]
     resources = {
         "platform": Platform.from_settings(settings),
+        "portal": Portal.from_settings(settings),
         "parquet_io": ParquetIOManager(home=str(settings.home), catalog_dir=str(catalog_dir)),
         **(resource_overrides or {}),
     }
-    return dg.Definitions(
+    ref.defs = dg.Definitions(
         assets=assets,
-        asset_checks=checks.build_checks(assets, catalog, settings),
+        asset_checks=checks.build_checks(data, catalog, settings),
         jobs=automation.jobs(assets),
         schedules=automation.schedules(assets),
         sensors=automation.sensors(assets),
         resources=resources,
     )
+    return ref.defs

@@ -68,8 +68,11 @@ def _extend_start(start: datetime) -> None:
         os.environ["ENERGY_PIPELINES_PARTITIONS_START"] = day
 
 
-def materialize(selection: str, start: datetime, end: datetime, *, instance=None, quiet: bool = False):
-    """Materialise the selected assets over [start, end) as one run; returns the run result."""
+def materialize(selection, start: datetime, end: datetime, *, instance=None, quiet: bool = False):
+    """Materialise the selected assets over [start, end) as one run; returns the run result.
+
+    `selection`: comma-separated asset names / Dagster selection clauses, or a list of AssetKeys.
+    """
     import dagster as dg
 
     from energy_pipelines.build import build_defs
@@ -78,8 +81,8 @@ def materialize(selection: str, start: datetime, end: datetime, *, instance=None
     settings = load_settings()
     defs = build_defs(settings)
     graph = defs.resolve_asset_graph()
-    names = [s.strip() for s in selection.split(",") if s.strip()]
-    asset_sel = dg.AssetSelection.all()
+    names = [] if isinstance(selection, list) else [s.strip() for s in selection.split(",") if s.strip()]
+    asset_sel = dg.AssetSelection.assets(*selection) if isinstance(selection, list) else dg.AssetSelection.all()
     if names:
         try:
             clauses = [dg.AssetSelection.from_string(n) for n in names]
@@ -133,33 +136,56 @@ def _print_run(result) -> None:
     print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
     for asset, n in sorted(counts.items()):
         print(f"  {asset}: {n} partition(s) materialised")
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    for ev in failed_checks:
-        print(f"  check failed: {ev.asset_key.to_user_string()} {ev.check_name} ({ev.severity.value})")
+    failed = Counter((e.asset_key.to_user_string(), e.check_name, e.severity.value)
+                     for e in result.get_asset_check_evaluations() if not e.passed)
+    for (asset, check, severity), n in sorted(failed.items()):
+        print(f"  check failed: {asset} {check} ({severity}) on {n} partition(s)")
+
+
+def demo_batches(defs, start: datetime, end: datetime) -> list[tuple[list, object]]:
+    """Every asset in dependency order, cut into runs of one partitioning each.
+
+    Consecutive assets (in topological order) that share a partitions definition run together,
+    so upstream reference data (stations, communes) exists before the half-hours that read it.
+    """
+    import dagster as dg
+
+    graph = defs.resolve_asset_graph()
+    order = [k for level in graph.toposorted_asset_keys_by_level for k in sorted(level, key=str)]
+    batches: list[tuple[list, object]] = []
+    for key in order:
+        pdef = graph.get(key).partitions_def
+        if batches and batches[-1][1] == pdef:
+            batches[-1][0].append(key)
+        else:
+            batches.append(([key], pdef))
+    runnable = []
+    for keys, pdef in batches:
+        if pdef is not None and not pdef.get_partition_keys_in_time_window(dg.TimeWindow(start, end)):
+            print(f"  (skipped: {len(keys)} asset(s) whose partitions - e.g. whole months - end after the window)")
+            continue
+        runnable.append((keys, pdef))
+    return runnable
 
 
 def _cmd_demo(args) -> int:
+    from energy_pipelines.build import build_defs
+
     os.environ.setdefault("ENERGY_PIPELINES_MODE", "sample")
     settings = load_settings()
     now = datetime.now(UTC)
     end = now.replace(minute=(now.minute // 30) * 30, second=0, microsecond=0)
-    start = (end - timedelta(days=args.days)).replace(minute=0)
-    print(f"energy_pipelines demo: mode={settings.mode}, data root {settings.home}")
-    from energy_pipelines.catalog import default_catalog  # registers (unpartitioned raw) first: half-hourly assets read them
-    materialize(",".join(d.id for d in default_catalog().raw_datasets if d.partitioning == "none"), start, end)
-    result = materialize(_main_selection(), start, end)
-    _print_run(result)
+    start = (end - timedelta(days=args.days)).astimezone(PARIS).replace(hour=0, minute=0).astimezone(UTC)
+    print(f"energy_pipelines demo: mode={settings.mode}, data root {settings.home}, "
+          f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC")
+    instance = _instance(settings)
+    ok = True
+    for keys, _ in demo_batches(build_defs(settings), start, end):
+        result = materialize(keys, start, end, instance=instance)
+        _print_run(result)
+        ok &= result.success
     _print_outputs(settings)
-    return 0 if result.success else 1
-
-
-def _main_selection() -> str:
-    """The main job: every half-hourly asset."""
-    from energy_pipelines.automation import HALFHOURLY_JOB
-    from energy_pipelines.build import build_defs
-
-    job = build_defs().resolve_job_def(HALFHOURLY_JOB)
-    return ",".join(k.to_user_string() for k in job.asset_layer.selected_asset_keys)
+    return 0 if ok else 1
 
 
 def _print_outputs(settings) -> None:
@@ -169,25 +195,25 @@ def _print_outputs(settings) -> None:
     print("            energy-pipelines sql \"select datetime_local, consommation_mw, green_share_pct "
           "from core_rte__eco2mix_regional order by datetime_utc desc limit 5\"")
     print(f"  landing   {settings.landing_dir}")
-    print(f"  charts    {settings.reports_dir}")
+    print(f"  charts and Data Docs  {settings.reports_dir}")
+    print(f"  portal mirror (published products, datapackage.json)  {settings.published_dir}")
     print("\nDagster UI:  make ui   (or: DAGSTER_HOME=%s .venv/bin/dagster dev -w workspace.yaml)"
           % settings.dagster_home)
 
 
 def _cmd_datasets(args) -> int:
-    from energy_pipelines.build import build_assets
+    from energy_pipelines.build import build_data_assets
     from energy_pipelines.catalog import default_catalog
-    from energy_pipelines.governance.dagster_specs import graph_deps
-    from energy_pipelines.governance.lineage import compute_lineage
+    from energy_pipelines.governance.policy import decide
 
-    settings = load_settings()
     catalog = default_catalog()
-    lineage = compute_lineage(catalog, graph_deps(build_assets(catalog, settings)))
-    rows = [("dataset", "owners", "publishers", "access", "licences", "personal")]
+    _, lineage = build_data_assets(catalog, load_settings())
+    rows = [("dataset", "owners", "publishers", "access", "licences", "personal", "publication")]
     for ds in sorted(lineage):
         eff = lineage[ds]
+        outcome = decide(eff, catalog).outcome if catalog[ds].publish else "-"
         rows.append((ds, ",".join(eff.owners), ",".join(eff.publishers), eff.access, ",".join(eff.licences),
-                     "yes" if eff.personal_data else "no"))
+                     "yes" if eff.personal_data else "no", outcome))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

@@ -42,3 +42,31 @@ class Platform(dg.ConfigurableResource):
     @property
     def warehouse(self) -> Warehouse:
         return Warehouse(Path(self.home) / "warehouse.duckdb", self.store)
+
+
+class Portal(dg.ConfigurableResource):
+    """Where products are published: the local portal mirror (default, offline) or DataSud (CKAN).
+
+    `target="datasud"` reads DATASUD_URL and DATASUD_API_KEY from the environment at run time;
+    the key is never part of this resource's configuration, so it never reaches run storage.
+    """
+
+    target: str = "mirror"
+    mirror_root: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Portal:
+        import os
+
+        settings = settings or load_settings()
+        target = os.environ.get("ENERGY_PIPELINES_PUBLISH_TARGET", "mirror")
+        return cls(target=target, mirror_root=str(settings.published_dir))
+
+    def publisher(self):
+        from energy_pipelines.publish import CkanPublisher, MirrorPublisher
+
+        if self.target == "datasud":
+            return CkanPublisher.from_env()
+        if self.target == "mirror":
+            return MirrorPublisher(Path(self.mirror_root))
+        raise ValueError(f"Portal.target={self.target!r}: expected 'mirror' or 'datasud'")

@@ -16,6 +16,7 @@ from energy_pipelines.transforms.eco2mix import clean_eco2mix
 
 RAW = "raw_rte__eco2mix_regional"
 CORE = "core_rte__eco2mix_regional"
+OUT = "out_rte__eco2mix_regional"
 
 
 def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefinition]:
@@ -48,4 +49,12 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             figures["chart"] = chart_for(context, platform, png, CORE)
         return TableWithRejects(data=data, rejects=cleaned.rejects, metadata=figures)
 
-    return [core_rte__eco2mix_regional]
+    out_spec = catalog[OUT]
+    published_columns = list(out_spec.table_schema.columns)
+
+    @dg.asset(**asset_kwargs(out_spec, settings, catalog), ins={"core": dg.AssetIn(CORE)})
+    def out_rte__eco2mix_regional(core: pd.DataFrame) -> pd.DataFrame:
+        """The public product: the core series without its provenance columns (kept in core)."""
+        return core[published_columns]
+
+    return [core_rte__eco2mix_regional, out_rte__eco2mix_regional]

@@ -13,6 +13,15 @@ HALFHOURLY_JOB = "halfhourly_job"
 # RTE publishes its real-time regional figures with some delay: ask for the half-hour that
 # ended this long ago, so the data is there when the run starts.
 RTE_LAG = timedelta(hours=1)
+RTE_CHAIN = ("raw_rte__eco2mix_regional", "core_rte__eco2mix_regional", "out_rte__eco2mix_regional")
+
+# Publication follows the products: each `datasud/*` asset runs when its product changed.
+publication_sensor = dg.AutomationConditionSensorDefinition(
+    "publication_on_product_change",
+    target=dg.AssetSelection.groups("publication"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)
 
 
 def _half_hourly_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
@@ -43,8 +52,7 @@ def rte_eco2mix_halfhourly(context: dg.ScheduleEvaluationContext):
     start = t.replace(minute=(t.minute // 30) * 30, second=0, microsecond=0) - timedelta(minutes=30)
     key = half_hour_key(start)
     return dg.RunRequest(run_key=key, partition_key=key,
-                         asset_selection=[dg.AssetKey("raw_rte__eco2mix_regional"),
-                                          dg.AssetKey("core_rte__eco2mix_regional")])
+                         asset_selection=[dg.AssetKey(k) for k in RTE_CHAIN])
 
 
 def schedules(assets: Sequence[dg.AssetsDefinition]) -> list:
@@ -53,4 +61,4 @@ def schedules(assets: Sequence[dg.AssetsDefinition]) -> list:
 
 def sensors(assets: Sequence[dg.AssetsDefinition]) -> list:
     from energy_pipelines.automation.landing_sensor import landing_sensors  # UC2: landing zone -> half-hourly runs
-    return [*landing_sensors(assets)]
+    return [*landing_sensors(assets), publication_sensor]

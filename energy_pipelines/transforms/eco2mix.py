@@ -22,6 +22,12 @@ NATURE_RANK = {"données définitives": 3, "données consolidées": 2, "données
 GREEN = ["eolien", "solaire", "hydraulique", "bioenergies"]
 
 
+def local_iso(utc: pd.Series) -> pd.Series:
+    """Paris wall-clock time with its offset, ISO 8601 (`2017-10-29T02:00:00+02:00`), vectorised."""
+    text = utc.dt.tz_convert("Europe/Paris").dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return text.str[:-2] + ":" + text.str[-2:]
+
+
 @dataclass
 class Cleaned:
     data: pd.DataFrame
@@ -78,7 +84,7 @@ def clean_eco2mix(raw: pd.DataFrame, regions: tuple[str, ...] = ("93",)) -> Clea
     green = data[[f"{c}_mw" for c in GREEN]].sum(axis=1, min_count=len(GREEN))
     consumption = data["consommation_mw"]
     data["green_share_pct"] = (100 * green / consumption.where(consumption > 0)).round(3)
-    data["datetime_local"] = data["datetime_utc"].dt.tz_convert("Europe/Paris").map(lambda t: t.isoformat())
+    data["datetime_local"] = local_iso(data["datetime_utc"])
     data = data.sort_values(["region_code", "datetime_utc"]).reset_index(drop=True)
 
     rejects = pd.concat(reject_parts, ignore_index=True) if reject_parts else pd.DataFrame(columns=REJECT_COLUMNS)

@@ -1,0 +1,146 @@
+"""A published product's files: period Parquet files and a Frictionless `datapackage.json`.
+
+Files are rebuilt from the warehouse deterministically (sorted rows, fixed compression, no
+timestamps in the metadata): unchanged data gives identical bytes, the same sha256, and so
+nothing to upload. Time-partitioned products get one file per Paris calendar month, so a
+corrected source file re-publishes exactly the months it touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from energy_pipelines.catalog import Catalog, DatasetSpec
+from energy_pipelines.governance.lineage import Effective
+from energy_pipelines.publish.base import ResourceFile, file_sha256
+from energy_pipelines.storage import ParquetStore
+
+PARIS = ZoneInfo("Europe/Paris")
+FRICTIONLESS_TYPES = {"string": "string", "int64": "integer", "float64": "number", "bool": "boolean",
+                      "timestamp": "datetime", "date": "date"}
+
+
+@dataclass(frozen=True)
+class ProductFile:
+    resource: ResourceFile
+    period: tuple[datetime, datetime] | None  # [start, end) the file covers, None for whole datasets
+    sha256: str
+    bytes: int
+
+
+def _months(store: ParquetStore, dataset: str) -> list[tuple[datetime, datetime]]:
+    """Paris months that hold stored rows (a UTC date file can touch two Paris months)."""
+    months = set()
+    for path in store.files(dataset):
+        day = datetime.strptime(path.parent.name.removeprefix("date="), "%Y-%m-%d")
+        for hour in (0, 23):
+            local = day.replace(hour=hour, tzinfo=ZoneInfo("UTC")).astimezone(PARIS)
+            months.add((local.year, local.month))
+    out = []
+    for year, month in sorted(months):
+        start = datetime(year, month, 1, tzinfo=PARIS)
+        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=PARIS)
+        out.append((start, end))
+    return out
+
+
+def _write_deterministic(table: pa.Table, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=128 * 1024, write_statistics=True)
+    os.replace(tmp, target)
+
+
+def export_product(spec: DatasetSpec, store: ParquetStore, staging: Path, file_metadata: dict) -> list[ProductFile]:
+    """Write the product's files under `staging` and describe them; stale files are removed."""
+    schema = spec.table_schema.to_arrow().with_metadata({"energy_pipelines": json.dumps(file_metadata,
+                                                                                       sort_keys=True)})
+    sort = [(k, "ascending") for k in spec.table_schema.primary_key]
+    files: list[ProductFile] = []
+    if spec.time_column is None or not store.files(spec.id):
+        periods: list[tuple[datetime, datetime] | None] = [None]
+    else:
+        periods = list(_months(store, spec.id))
+    for period in periods:
+        table = store.read(spec.id, time_column=spec.time_column, window=period, schema=spec.table_schema.to_arrow())
+        if period is not None and table.num_rows == 0:
+            continue
+        table = table.sort_by(sort).replace_schema_metadata(schema.metadata) if sort else table
+        name = f"{spec.id}_{period[0]:%Y-%m}.parquet" if period else f"{spec.id}.parquet"
+        path = staging / name
+        _write_deterministic(table.cast(schema), path)
+        files.append(ProductFile(ResourceFile(name=name, path=path, format="Parquet",
+                                              description=(f"{spec.title}, {period[0]:%B %Y} (Paris time)"
+                                                           if period else spec.title)),
+                                 period, file_sha256(path), path.stat().st_size))
+    keep = {f.resource.name for f in files} | {"datapackage.json"}
+    for stale in staging.glob("*.parquet"):
+        if stale.name not in keep:
+            stale.unlink()
+    return files
+
+
+def datapackage(spec: DatasetSpec, eff: Effective, catalog: Catalog, files: list[ProductFile]) -> dict:
+    """Frictionless Data Package (v1 profile) describing the product and who owns it."""
+    fields = []
+    for name, col in spec.table_schema.columns.items():
+        field = {"name": name, "type": FRICTIONLESS_TYPES[col.dtype], "description": col.description}
+        if col.unit:
+            field["unit"] = col.unit
+        constraints = {k: v for k, v in (("required", not col.nullable), ("minimum", col.minimum),
+                                         ("maximum", col.maximum), ("pattern", col.pattern),
+                                         ("enum", list(col.allowed_values) if col.allowed_values else None))
+                       if v not in (None, False)}
+        if constraints:
+            field["constraints"] = constraints
+        fields.append(field)
+    table_schema = {"fields": fields, "primaryKey": list(spec.table_schema.primary_key)}
+    return {
+        "profile": "data-package",
+        "name": spec.id.replace("__", "-").replace("_", "-"),
+        "id": spec.id,
+        "title": spec.title,
+        "description": " ".join(spec.description.split()),
+        "keywords": list(spec.keywords),
+        "licenses": [{"name": lic, "title": catalog.licences[lic].title, "path": catalog.licences[lic].url}
+                     for lic in eff.licences],
+        "contributors": (
+            [{"title": catalog.organisations[o].name, "role": "owner", "organization": o,
+              "path": catalog.organisations[o].url} for o in eff.owners]
+            + [{"title": catalog.organisations[p].name, "role": "publisher", "organization": p,
+                "path": catalog.organisations[p].url} for p in eff.publishers]
+        ),
+        "sources": [{"title": f"{u} ({catalog[u].title})", "name": u} for u in eff.upstream
+                    if catalog[u].layer == "raw"],
+        "energy_pipelines": {"access": eff.access, "personal_data": eff.personal_data,
+                             "commercially_sensitive": eff.commercially_sensitive,
+                             "derived_from": list(eff.upstream), "lifted_by": eff.lifted_by},
+        "resources": [
+            {"name": f.resource.name.removesuffix(".parquet").lower().replace("__", "-").replace("_", "-"),
+             "path": f.resource.name, "format": "parquet", "mediatype": "application/vnd.apache.parquet",
+             "encoding": "binary", "bytes": f.bytes, "hash": f"sha256:{f.sha256}",
+             "description": f.resource.description, "schema": table_schema,
+             **({"temporal": {"start": f.period[0].isoformat(), "end": f.period[1].isoformat()}} if f.period else {})}
+            for f in files
+        ],
+    }
+
+
+def write_datapackage(package: dict, staging: Path) -> ProductFile:
+    path = staging / "datapackage.json"
+    text = json.dumps(package, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    tmp = path.with_name(f".datapackage.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return ProductFile(ResourceFile(name="datapackage.json", path=path, format="JSON",
+                                    description="Frictionless data package: schema, sources, licences, owners"),
+                       None, file_sha256(path), path.stat().st_size)

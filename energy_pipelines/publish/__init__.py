@@ -19,7 +19,6 @@ from .base import (
     Publisher,
     ResourceFile,
     TransientPublicationError,
-    ckan_license_id,
     file_sha256,
 )
 from .ckan import ENV_API_KEY, ENV_URL, CkanPublisher

@@ -6,27 +6,8 @@ the request and says what it had to change in a :class:`PublicationReport`.
 Publishers are idempotent: a resource whose file has the same sha256 as the
 one already published is not sent again.
 
-Licence ids
------------
-CKAN stores a free ``license_id`` string; portals show a title for the ids
-they know (``license_list``). Our catalogue (``assets_config/licences.yaml``)
-gives each licence its ``ckan_id``; :func:`ckan_license_id` is the default
-mapping for the licences we use, the ids data.gouv.fr and French CKAN portals
-use:
-
-==========================================  ================
-our licence key (any of)                    CKAN license_id
-==========================================  ================
-``etalab-2.0``, ``lov2``, ``licence-ouverte-2.0``  ``lov2``
-``etalab-1.0``, ``fr-lo``, ``licence-ouverte``      ``fr-lo``
-``odbl``, ``odc-odbl``                      ``odc-odbl``
-``cc-by-4.0``, ``cc-by``                    ``cc-by``
-``cc0``, ``cc-zero``                        ``cc-zero``
-``proprietary``, ``closed``, ``other-closed``  ``other-closed``
-==========================================  ================
-
-DataSud's exact ids must be checked with ``license_list`` on the portal before
-the first real publication (see docs; unverified from here).
+Licence ids come from the catalogue (`assets_config/licences.yaml`, field `ckan_id`): the
+request carries the portal's id, this module does not map licences itself.
 """
 from __future__ import annotations
 
@@ -48,30 +29,10 @@ __all__ = [
     "Publisher",
     "ResourceFile",
     "TransientPublicationError",
-    "ckan_license_id",
     "file_sha256",
 ]
 
 SLUG_RE = re.compile(r"^[a-z0-9_-]{2,100}$")
-
-_LICENSES = {
-    "lov2": ("etalab-2.0", "lov2", "licence-ouverte-2.0", "licence ouverte 2.0", "lo-2.0"),
-    "fr-lo": ("etalab-1.0", "fr-lo", "licence-ouverte", "licence ouverte", "lo-1.0"),
-    "odc-odbl": ("odbl", "odc-odbl", "odbl-1.0"),
-    "cc-by": ("cc-by-4.0", "cc-by", "cc by 4.0"),
-    "cc-zero": ("cc0", "cc0-1.0", "cc-zero"),
-    "other-closed": ("proprietary", "closed", "other-closed", "propriétaire"),
-}
-_LICENSE_BY_ALIAS = {alias: ckan_id for ckan_id, aliases in _LICENSES.items() for alias in aliases}
-
-
-def ckan_license_id(licence: str) -> str:
-    """Map one of our licence keys (see the module table) to a CKAN ``license_id``."""
-    try:
-        return _LICENSE_BY_ALIAS[licence.strip().lower()]
-    except KeyError:
-        raise ValueError(f"no CKAN licence id known for {licence!r}; known: {sorted(_LICENSE_BY_ALIAS)}") from None
-
 
 # ---------------------------------------------------------------- errors
 

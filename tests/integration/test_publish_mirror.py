@@ -16,7 +16,6 @@ from energy_pipelines.publish import (
     PublicationRequest,
     Publisher,
     ResourceFile,
-    ckan_license_id,
 )
 from energy_pipelines.publish import mirror as mirror_module
 
@@ -48,7 +47,7 @@ def make_request(files: dict[str, Path], *, private: bool = True, title: str = "
         notes="Consommation et production régionales, pas demi-horaire.",
         owner_org="region-sud",
         private=private,
-        license_id=ckan_license_id("etalab-2.0"),
+        license_id="lov2",
         tags=("energie", "rte"),
         extras={"owners": "rte", "publisher": "region-sud", "access": "open"},
         resources=(
@@ -210,10 +209,3 @@ def test_missing_file_or_reserved_name_fails_before_writing(tmp_path: Path, file
 def test_request_rejects_invalid_slugs(bad: str) -> None:
     with pytest.raises(ValueError, match="a-z0-9"):
         PublicationRequest(name=bad, title="t", notes="", owner_org="org", private=True, license_id="lov2")
-
-
-def test_licence_mapping() -> None:
-    assert ckan_license_id("Etalab-2.0") == "lov2"
-    assert ckan_license_id("ODbL") == "odc-odbl"
-    with pytest.raises(ValueError, match="no CKAN licence id"):
-        ckan_license_id("wtfpl")

@@ -229,3 +229,38 @@ def test_forecasts_are_archived_never_overwritten_and_report_skill(world):
           f"Brier skill {meta.get('mean_backtest_brier_skill')}")
     assert isinstance(skill, float) and -1 < skill < 1
     assert meta["nodes"] == 2 and meta["nodes_without_backtest"] == 0
+
+
+def test_cold_signal_medians_per_station_season_and_half_hour(world):
+    defs = world["defs"]
+    result = dg.materialize(list(defs.assets), selection=["hybrid__green_signal_seasonal_history"],
+                            resources=defs.resources, instance=world["instance"])
+    assert result.success
+    cold = read(world["store"], "hybrid__green_signal_seasonal_history")
+    stations = read(world["store"], "raw_symenergie05__charging_stations")["id_station_itinerance"].nunique()
+    autumn = cold[cold["season"] == "automne"]
+    # the two October days: a Saturday and a Sunday (weekend), every local half-hour of the day
+    assert set(autumn["day_type"]) == {"week-end"} and autumn["slot_local"].nunique() == 48
+    assert autumn["id_station_itinerance"].nunique() >= stations - 1
+    # Enedis' delivered seasonal medians sit beside ours
+    assert autumn["enedis_median_ratio"].notna().mean() > 0.9
+    assert cold["green_frequency_pct"].between(0, 100).all()
+
+
+def test_downstream_assets_wait_for_their_clock_and_the_sample_feeder_plays_the_owners(world, tmp_path):
+    defs = world["defs"]
+    graph = defs.resolve_asset_graph()
+    for name in ("hybrid__charging_usage_daily", "out_uc2__signal_forecast", "out_uc2__charging_usage",
+                 "hybrid__green_signal_seasonal_history"):
+        condition = graph.get(dg.AssetKey(name)).automation_condition
+        assert condition is not None and "on_cron" in str(condition.get_label() or condition), name
+    for name in ("hybrid__green_charging_signal", "anon_spie__charging_sessions"):
+        assert graph.get(dg.AssetKey(name)).automation_condition is None  # the landing sensor runs them
+    from energy_pipelines.resources import Platform
+    feeder = defs.get_sensor_def("uc2_sample_feeder")
+    platform = Platform(home=str(tmp_path / "feed"), mode="sample")
+    ctx = dg.build_sensor_context(instance=world["instance"], resources={"platform": platform},
+                                  cursor=(datetime.now(UTC) - pd.Timedelta(hours=1)).isoformat())
+    feeder.evaluate_tick(ctx)
+    for source in ("spie_transaction_log", "spie_event_log", "enedis_green_signal"):
+        assert len(list((tmp_path / "feed" / "landing" / source).glob("*.csv"))) >= 1, source

@@ -68,6 +68,15 @@ def _extend_start(start: datetime) -> None:
         os.environ["ENERGY_PIPELINES_PARTITIONS_START"] = day
 
 
+def partition_keys_within(pdef, start: datetime, end: datetime) -> list[str]:
+    """Keys of the partitions lying wholly inside [start, end) that already exist (today's day does not)."""
+    import dagster as dg
+
+    existing = set(pdef.get_partition_keys())
+    return [k for k in pdef.get_partition_keys_in_time_window(dg.TimeWindow(start, end))
+            if k in existing and pdef.time_window_for_partition_key(k).end.astimezone(UTC) <= end.astimezone(UTC)]
+
+
 def materialize(selection, start: datetime, end: datetime, *, instance=None, quiet: bool = False):
     """Materialise the selected assets over [start, end) as one run; returns the run result.
 
@@ -103,7 +112,7 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
     (pdef,) = partitions
     tags = {}
     if pdef is not None:
-        window_keys = pdef.get_partition_keys_in_time_window(dg.TimeWindow(start, end))
+        window_keys = partition_keys_within(pdef, start, end)
         if not window_keys:
             raise SystemExit(f"error: no partition of {sorted(k.to_user_string() for k in keys)} in "
                              f"[{start.isoformat()}, {end.isoformat()})")
@@ -161,7 +170,7 @@ def demo_batches(defs, start: datetime, end: datetime) -> list[tuple[list, objec
             batches.append(([key], pdef))
     runnable = []
     for keys, pdef in batches:
-        if pdef is not None and not pdef.get_partition_keys_in_time_window(dg.TimeWindow(start, end)):
+        if pdef is not None and not partition_keys_within(pdef, start, end):
             print(f"  (skipped: {len(keys)} asset(s) whose partitions - e.g. whole months - end after the window)")
             continue
         runnable.append((keys, pdef))

@@ -26,11 +26,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, SourceFileError, reject_frame
+from energy_pipelines.sources.file_fetch import session
+from energy_pipelines.sources.http import fetch_ods_export
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = timezone.utc
@@ -294,42 +293,21 @@ class RteEco2mixAdapter(SourceAdapter):
 
     def fetch(self, landing, start, end, ctx: FetchContext):
         """ODRÉ exports for [start, end): one JSON file per dataset that has rows."""
-        base = (ctx.live.get("base_url") or DEFAULT_API).rstrip("/")
-        region = str(ctx.live.get("region_code", "93"))
-        session = _session(int(ctx.live.get("retries", 3)), float(ctx.live.get("backoff_s", 1.0)))
-        timeout = (float(ctx.live.get("connect_timeout_s", 5)), float(ctx.live.get("read_timeout_s", 60)))
+        live = {"base_url": DEFAULT_API, **ctx.live}
+        region = str(live.get("region_code", "93"))
+        http = session(live)
         written = []
-        for dataset in ctx.live.get("datasets", DEFAULT_DATASETS):
+        for dataset in live.get("datasets", DEFAULT_DATASETS):
             where = (f"code_insee_region='{region}' and date_heure >= '{start.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z' "
                      f"and date_heure < '{end.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z'")
-            url = f"{base}/catalog/datasets/{dataset}/exports/json"
-            try:
-                resp = session.get(url, params={"where": where, "order_by": "date_heure", "timezone": "UTC"},
-                                   timeout=timeout)
-                resp.raise_for_status()
-                records = resp.json()
-            except (requests.RequestException, ValueError) as exc:
-                ctx.log.warning(
-                    "ODRÉ API not reachable for %s (%s); ingesting the files already in landing/%s",
-                    dataset, type(exc).__name__ + ": " + str(exc)[:200], landing.source_id,
-                )
-                continue
+            records = fetch_ods_export(live, dataset, where, ctx.log, order_by="date_heure", http=http)
             if not records:
-                ctx.log.info("ODRÉ %s: no rows yet for [%s, %s)", dataset, start, end)
+                if records is not None:
+                    ctx.log.info("ODRÉ %s: no rows yet for [%s, %s)", dataset, start, end)
                 continue
             name = f"odre_{dataset}_{region}_{start.astimezone(UTC):%Y%m%dT%H%MZ}_{end.astimezone(UTC):%Y%m%dT%H%MZ}.json"
             written.append(landing.write_atomic(name, json.dumps(records, ensure_ascii=False)))
         return written
-
-
-def _session(retries: int, backoff: float) -> requests.Session:
-    retry = Retry(total=retries, connect=retries, read=retries, backoff_factor=backoff,
-                  status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET",))
-    session = requests.Session()
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.headers["User-Agent"] = "energy_pipelines (Région Sud open data)"
-    return session
 
 
 ADAPTER = RteEco2mixAdapter()

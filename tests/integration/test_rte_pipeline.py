@@ -138,8 +138,8 @@ def test_live_mode_without_the_api_warns_and_still_ingests_the_landing_files(set
     assert result.success
     # Dagster keeps what context.log said in the run's event log
     logged = "\n".join(e.user_message for e in instance.all_logs(result.run_id))
-    assert "ODRÉ API not reachable for eco2mix-regional-tr" in logged
-    assert "ingesting the files already in landing/rte_eco2mix_regional" in logged
+    assert "eco2mix-regional-tr not reachable" in logged
+    assert "the files already in the landing zone are ingested" in logged
     assert len(stored(settings, "core_rte__eco2mix_regional")) == 48
 
 

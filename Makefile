@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+DAYS   ?= 2
 
 .PHONY: venv demo test ui check-defs bench clean
 
@@ -16,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 ## Run the main job end to end in sample mode (offline) and say where the outputs are.
 demo: venv
-	$(BIN)/energy-pipelines demo
+	$(BIN)/energy-pipelines demo --days $(DAYS)
 
 ## Run the whole test suite (REQUIRE_SERVICES=1 turns service skips into failures).
 test: venv

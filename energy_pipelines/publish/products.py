@@ -103,7 +103,9 @@ def datapackage(spec: DatasetSpec, eff: Effective, catalog: Catalog, files: list
         if constraints:
             field["constraints"] = constraints
         fields.append(field)
-    table_schema = {"fields": fields, "primaryKey": list(spec.table_schema.primary_key)}
+    # Parquet nulls are missing values; readers that go through pandas see float nulls as "nan"
+    table_schema = {"fields": fields, "primaryKey": list(spec.table_schema.primary_key),
+                    "missingValues": ["", "nan", "NaN"]}
     return {
         "profile": "data-package",
         "name": spec.id.replace("__", "-").replace("_", "-"),

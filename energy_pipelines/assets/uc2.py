@@ -39,6 +39,7 @@ RAW_EVENTS = "raw_spie__event_log"
 RAW_HISTORY = "raw_spie__transaction_history"
 RAW_ENEDIS = "raw_enedis__green_signal"
 RAW_ENEDIS_HISTORY = "raw_enedis__green_signal_history"
+RAW_TYPOLOGY = "raw_insee__commune_typology"
 CORE_RTE = "core_rte__eco2mix_regional"
 SESSIONS = "anon_spie__charging_sessions"
 SIGNAL = "hybrid__green_charging_signal"
@@ -261,9 +262,10 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
 
     @dg.asset(**asset_kwargs(catalog[OPEN_USAGE], settings, catalog),
               automation_condition=dg.AutomationCondition.on_cron(MONTHLY_CRON, "Europe/Paris"),
-              ins={"daily": dg.AssetIn(USAGE_DAILY), "sessions": dg.AssetIn(SESSIONS)})
+              ins={"daily": dg.AssetIn(USAGE_DAILY), "sessions": dg.AssetIn(SESSIONS),
+                   "typology": dg.AssetIn(RAW_TYPOLOGY)})
     def out_uc2__charging_usage(context: dg.AssetExecutionContext, platform: Platform, daily: pd.DataFrame,
-                                sessions: pd.DataFrame) -> TableWithRejects:
+                                sessions: pd.DataFrame, typology: pd.DataFrame) -> TableWithRejects:
         start, end = window_of(context)
         parts = []
         for month, lo, hi in _paris_months(start, end):
@@ -279,6 +281,9 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         values = ["n_sessions", "n_users", "sessions_per_charge_point_day", "occupancy_rate_pct", "energy_kwh",
                   "mean_session_h", "peak_start_hour_local", "green_energy_share_pct"]
         data = anon.suppress_small_groups(raw, "n_users", values, k_min)
+        density = (typology.sort_values("datetime_utc").drop_duplicates("commune_code", keep="last")
+                   .set_index("commune_code")["density_label"] if len(typology) else pd.Series(dtype=object))
+        data["commune_density"] = data["code_insee_commune"].map(density)
         figures = {
             "k_min_users": dg.MetadataValue.int(k_min),
             "rows": dg.MetadataValue.int(len(data)),
@@ -396,7 +401,7 @@ def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame,
     link = sig.drop_duplicates("id_station_itinerance")[["id_station_itinerance", "code_poste_source"]]
     frame = link.merge(nodes, on="code_poste_source").merge(stations, on="id_station_itinerance", how="left")
     ratio = frame["yhat"].to_numpy()
-    issued = pd.Timestamp(datetime.now(UTC)).floor("s")
+    issued = pd.Timestamp(datetime.now(UTC))  # to the microsecond: two issues never share a key
     data = pd.DataFrame({
         "issued_at_utc": issued, "data_cutoff_utc": pd.Timestamp(cutoff),
         "target_utc": frame["ds"].to_numpy(),

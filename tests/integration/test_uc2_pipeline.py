@@ -39,7 +39,8 @@ def world(tmp_path_factory):
         instance = dg.DagsterInstance.ephemeral()
         assets = list(defs.assets)
         registers = dg.materialize(assets, selection=["raw_symenergie05__charging_stations",
-                                                      "raw_enedis__green_signal_history"],
+                                                      "raw_enedis__green_signal_history",
+                                                      "raw_insee__commune_typology"],
                                    resources=defs.resources, instance=instance)
         lo, hi = paris_day_bounds(DAY1)[0], paris_day_bounds(DAY2)[1]
         first, last = half_hour_key(lo), half_hour_key(hi - pd.Timedelta(minutes=30))
@@ -143,6 +144,7 @@ def test_a_singled_out_session_cannot_be_found_in_the_open_usage(world):
                           | (published["energy_kwh"].round(1) == round(s["energy_kwh"], 1))]
         assert match.empty
     assert "user_pseudonym" not in usage.columns and "session_id" not in usage.columns
+    assert usage["commune_density"].notna().all()  # the INSEE typology of every station's commune
     meta = metadata(world["monthly"], "out_uc2__charging_usage")
     assert meta["k_min_users"] == k and meta["rows_suppressed"] == int(usage["suppressed"].sum())
 

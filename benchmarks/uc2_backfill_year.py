@@ -8,6 +8,8 @@ would have (3 x 17,520 files plus RTE's daily exports). Then, each in its own pr
             signal, surplus list, open signal) as ONE Dagster run over the whole range, as a
             single-run backfill launches it, without the quality checks (the checks belong to the
             quality work and are timed apart by the --with-checks flag);
+  compute   the same reads, transforms, conform and Parquet writes for the comparable part (drops,
+            RTE, signal, open signal) without Dagster: what our code costs by itself;
   duckdb    plain DuckDB SQL on the same landing files: parse the three CSV drops and RTE's
             exports, compute the same signal (usage, status, local ratio, regional share, colour)
             and the open signal, and write them as Parquet.
@@ -166,6 +168,56 @@ def run_dagster(home: Path, start: datetime, end: datetime, with_checks: bool) -
             "partitions_materialised": rows}
 
 
+def run_compute(home: Path, start: datetime, end: datetime) -> dict:
+    """The same code path as the Dagster run, without Dagster: landing reads, transforms, conform, writes."""
+    os.environ.update({"ENERGY_PIPELINES_HOME": str(home), "ENERGY_PIPELINES_MODE": "sample"})
+    from energy_pipelines.assets.uc2 import thresholds_of
+    from energy_pipelines.catalog import default_catalog
+    from energy_pipelines.sources.base import load_adapter
+    from energy_pipelines.sources.landing import LandingZone
+    from energy_pipelines.storage import ParquetStore
+    from energy_pipelines.storage.schema import conform
+    from energy_pipelines.transforms import green_signal, usage
+    from energy_pipelines.transforms.eco2mix import clean_eco2mix
+
+    catalog = default_catalog()
+    store = ParquetStore(home / "compute_warehouse")
+    timings: dict[str, float] = {}
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        out = fn()
+        timings[name] = round(time.perf_counter() - t, 1)
+        return out
+
+    def save(dataset, frame, window):
+        spec = catalog[dataset]
+        table = conform(frame, spec.table_schema.to_arrow(), spec.id, spec.table_schema.primary_key)
+        store.write(dataset, table, time_column=spec.time_column, window=window)
+
+    raw = {}
+    for dataset, source, adapter in (("raw_spie__transaction_log", "spie_transaction_log", "spie_transaction_log"),
+                                     ("raw_spie__event_log", "spie_event_log", "spie_event_log"),
+                                     ("raw_enedis__green_signal", "enedis_green_signal", "enedis_green_signal"),
+                                     ("raw_rte__eco2mix_regional", "rte_eco2mix_regional", "rte_eco2mix")):
+        lz = LandingZone(home / "landing", source)
+        rows = timed(f"read {source}", lambda: lz.read_window(load_adapter(adapter), start, end).rows)
+        timed(f"write {dataset}", lambda: save(dataset, rows, (start, end)))
+        raw[dataset] = rows
+    core = timed("core rte", lambda: clean_eco2mix(raw["raw_rte__eco2mix_regional"]).data)
+    lz = LandingZone(home / "landing", "irve_symenergie05")
+    stations = lz.read_window(load_adapter("irve"), datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)).rows
+    register = green_signal.latest_register(stations)
+    signal = timed("signal compute", lambda: green_signal.green_charging_signal(
+        start=start, end=end, register=register, usage=usage.slot_usage(raw["raw_spie__transaction_log"], start, end),
+        status=usage.slot_status(raw["raw_spie__event_log"], start, end), enedis=raw["raw_enedis__green_signal"],
+        rte=core, thresholds=thresholds_of(catalog), arrow=True))
+    timed("signal conform+write", lambda: save("hybrid__green_charging_signal", signal, (start, end)))
+    opened = timed("open signal compute", lambda: green_signal.open_signal(signal))
+    timed("open signal conform+write", lambda: save("out_uc2__green_signal", opened, (start, end)))
+    return {"rows": signal.num_rows, "total_s": round(sum(timings.values()), 1), "steps_s": timings}
+
+
 def run_duckdb(home: Path, start: datetime, end: datetime) -> dict:
     import duckdb
 
@@ -185,14 +237,16 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--with-checks", action="store_true", help="run the job with its asset checks")
     parser.add_argument("--keep", help="use (and keep) this data root instead of a temporary one")
-    parser.add_argument("--child", choices=["dagster", "duckdb"])
+    parser.add_argument("--child", choices=["dagster", "duckdb", "compute"])
     parser.add_argument("--home")
     args = parser.parse_args()
     start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
     end = start + timedelta(days=args.days)
     if args.child:
         home = Path(args.home)
-        out = run_dagster(home, start, end, args.with_checks) if args.child == "dagster" else run_duckdb(home, start, end)
+        runners = {"dagster": lambda: run_dagster(home, start, end, args.with_checks),
+                   "compute": lambda: run_compute(home, start, end), "duckdb": lambda: run_duckdb(home, start, end)}
+        out = runners[args.child]()
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         print(json.dumps(out))
         return 0
@@ -201,7 +255,7 @@ def main() -> int:
         if not (home / "landing").exists():
             print("landing:", json.dumps(prepare(home, start, end)), flush=True)
         results = {}
-        for variant in ("duckdb", "dagster"):
+        for variant in ("duckdb", "compute", "dagster"):
             cmd = [sys.executable, __file__, "--child", variant, "--home", str(home), "--start", args.start,
                    "--days", str(args.days)] + (["--with-checks"] if args.with_checks else [])
             proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -209,17 +263,22 @@ def main() -> int:
                 print(proc.stderr[-3000:])
                 return 1
             results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
-        d, g = results["duckdb"], results["dagster"]
+        d, g, c = results["duckdb"], results["dagster"], results["compute"]
         comparable = sum(v for k, v in g["steps_s"].items() if k in COMPARABLE)
         print(f"\n{args.days} days x {len(g['partitions_materialised'])} assets, one Dagster run "
               f"({'with' if args.with_checks else 'without'} checks): success={g['success']}")
         print(f"dagster  {g['total_s']:.1f} s, peak {g['peak_rss_mb']} MB")
         for step, seconds in sorted(g["steps_s"].items(), key=lambda kv: -kv[1])[:14]:
             print(f"           {step:55s} {seconds:8.1f} s")
+        print(f"compute  {c['total_s']:.1f} s, peak {c['peak_rss_mb']} MB (the same reads, transforms and writes, "
+              f"no Dagster)")
+        for step, seconds in c["steps_s"].items():
+            print(f"           {step:55s} {seconds:8.1f} s")
         print(f"duckdb   {d['total_s']:.1f} s, peak {d['peak_rss_mb']} MB, {d['rows']:,} signal rows")
         print(f"ratio whole run / plain DuckDB: {g['total_s'] / d['total_s']:.2f}x   [aim within 3x]")
         print(f"ratio comparable steps (drops read + signal + open signal, {comparable:.1f} s) / plain DuckDB: "
               f"{comparable / d['total_s']:.2f}x")
+        print(f"ratio our code without Dagster / plain DuckDB: {c['total_s'] / d['total_s']:.2f}x")
     finally:
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)

@@ -157,7 +157,6 @@ def demo_batches(defs, start: datetime, end: datetime) -> list[tuple[list, objec
     Consecutive assets (in topological order) that share a partitions definition run together,
     so upstream reference data (stations, communes) exists before the half-hours that read it.
     """
-    import dagster as dg
 
     graph = defs.resolve_asset_graph()
     order = [k for level in graph.toposorted_asset_keys_by_level for k in sorted(level, key=str)]

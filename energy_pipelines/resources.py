@@ -8,7 +8,7 @@ import dagster as dg
 
 from energy_pipelines.settings import MODES, Settings, load_settings, source_mode
 from energy_pipelines.sources.landing import LandingZone
-from energy_pipelines.storage import ParquetStore, Warehouse
+from energy_pipelines.storage import ParquetStore, Warehouse, warehouse_of
 
 
 class Platform(dg.ConfigurableResource):
@@ -36,12 +36,12 @@ class Platform(dg.ConfigurableResource):
         return source_mode(source_id, declared, self.settings())
 
     @property
-    def store(self) -> ParquetStore:
-        return ParquetStore(Path(self.home) / "warehouse")
+    def warehouse(self) -> Warehouse:
+        return warehouse_of(self.home)
 
     @property
-    def warehouse(self) -> Warehouse:
-        return Warehouse(Path(self.home) / "warehouse.duckdb", self.store)
+    def store(self) -> ParquetStore:
+        return self.warehouse.store
 
 
 class Portal(dg.ConfigurableResource):

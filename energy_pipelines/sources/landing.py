@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy_pipelines.sources.base import REJECT_COLUMNS, FileRead, SourceAdapter, SourceFileError
+from energy_pipelines.sources.base import REJECT_COLUMNS, SourceAdapter, SourceFileError
 
 UTC = timezone.utc
 SPANS_FILE = ".spans.json"

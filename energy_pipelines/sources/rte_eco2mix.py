@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, SourceFileError, reject_frame
+from energy_pipelines.sources.delimited import decode
 from energy_pipelines.sources.file_fetch import session
 from energy_pipelines.sources.http import fetch_ods_export
 
@@ -66,22 +67,14 @@ DEFAULT_DATASETS = ("eco2mix-regional-cons-def", "eco2mix-regional-tr")
 
 
 def _decode(path: Path, raw: bytes) -> str:
+    """RTE's archives come as text (ISO-8859-1) or zipped; the shared decoder does the rest."""
     if raw[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             members = [m for m in zf.namelist() if not m.endswith("/")]
             if len(members) != 1:
                 raise SourceFileError(path, f"zip archive holds {len(members)} files, expected exactly one")
             raw = zf.read(members[0])
-    if not raw.strip():
-        raise SourceFileError(path, "empty file")
-    if b"\x00" in raw[:4096]:
-        raise SourceFileError(path, "binary content (NUL bytes; UTF-16?): expected latin-1 or UTF-8 text")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")  # RTE's archives are ISO-8859-1
+    return decode(path, raw)
 
 
 def _paris_to_utc(naive: pd.Series, labels: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -4,6 +4,6 @@ Keep data-processing logic out of this package; it is about how tables are store
 """
 
 from energy_pipelines.storage.parquet_store import ParquetStore, SchemaMismatch, TableWithRejects, WriteStats
-from energy_pipelines.storage.warehouse import Warehouse
+from energy_pipelines.storage.warehouse import Warehouse, warehouse_of
 
-__all__ = ["ParquetStore", "SchemaMismatch", "TableWithRejects", "Warehouse", "WriteStats"]
+__all__ = ["ParquetStore", "SchemaMismatch", "TableWithRejects", "Warehouse", "WriteStats", "warehouse_of"]

@@ -7,7 +7,6 @@ DST day; this one only ever uses `asset_partitions_time_window` (tz-aware) as UT
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,7 +17,7 @@ from energy_pipelines.catalog import default_catalog
 from energy_pipelines.settings import CATALOG_DIR
 from energy_pipelines.storage.parquet_store import ParquetStore, TableWithRejects
 from energy_pipelines.storage.schema import REJECTS_SCHEMA, conform
-from energy_pipelines.storage.warehouse import Warehouse
+from energy_pipelines.storage.warehouse import Warehouse, warehouse_of
 
 # Definition metadata key under which governance hands the Parquet key-value metadata over.
 PARQUET_METADATA_KEY = "energy_pipelines/parquet_metadata"
@@ -31,12 +30,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     catalog_dir: str = str(CATALOG_DIR)
 
     @property
-    def store(self) -> ParquetStore:
-        return ParquetStore(Path(self.home) / "warehouse")
+    def warehouse(self) -> Warehouse:
+        return warehouse_of(self.home)
 
     @property
-    def warehouse(self) -> Warehouse:
-        return Warehouse(Path(self.home) / "warehouse.duckdb", self.store)
+    def store(self) -> ParquetStore:
+        return self.warehouse.store
 
     def _spec(self, asset_key: dg.AssetKey):
         return default_catalog(self.catalog_dir)[asset_key.path[-1]]

@@ -63,3 +63,9 @@ class Warehouse:
 
     def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.path), read_only=read_only)
+
+
+def warehouse_of(home: Path | str) -> Warehouse:
+    """The warehouse of a data root: Parquet under `warehouse/`, views in `warehouse.duckdb`."""
+    home = Path(home)
+    return Warehouse(home / "warehouse.duckdb", ParquetStore(home / "warehouse"))

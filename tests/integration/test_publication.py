@@ -6,7 +6,6 @@ import shutil
 import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 import yaml
 
 from energy_pipelines.build import build_defs

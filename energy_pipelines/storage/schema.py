@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,15 +67,23 @@ def conform(obj: pa.Table | pd.DataFrame, schema: pa.Schema, dataset: str,
         columns.append(col)
     out = pa.Table.from_arrays(columns, schema=schema)
     if primary_key and out.num_rows:
-        counts = out.group_by(list(primary_key)).aggregate([([], "count_all")])
-        dupes = counts.filter(pc.greater(counts["count_all"], 1))
-        if dupes.num_rows:
-            example = {k: dupes.column(k)[0].as_py() for k in primary_key}
-            raise SchemaMismatch(
-                f"{dataset}: {dupes.num_rows} duplicate primary key value(s) on {list(primary_key)}, e.g. {example}"
-            )
-        out = out.sort_by([(k, "ascending") for k in primary_key])
+        out = _check_and_sort(out, schema, dataset, primary_key)
     return out
+
+
+def _check_and_sort(table: pa.Table, schema: pa.Schema, dataset: str, primary_key: tuple[str, ...]) -> pa.Table:
+    """Refuse duplicate keys, then sort by key: DuckDB does both in parallel over the Arrow data."""
+    keys = ", ".join(f'"{k}"' for k in primary_key)
+    with duckdb.connect() as con:
+        con.register("incoming", table)
+        dupes = con.sql(f"SELECT {keys}, count(*) AS n FROM incoming GROUP BY ALL HAVING n > 1").fetchall()
+        if dupes:
+            example = dict(zip(primary_key, dupes[0][:-1], strict=True))
+            raise SchemaMismatch(
+                f"{dataset}: {len(dupes)} duplicate primary key value(s) on {list(primary_key)}, e.g. {example}"
+            )
+        ordered = con.sql(f"SELECT * FROM incoming ORDER BY {keys}").to_arrow_table()
+    return ordered.cast(schema)  # DuckDB names the UTC zone Etc/UTC: back to the catalogue's types
 
 
 def arrow_schema(schema: Schema) -> pa.Schema:

@@ -84,6 +84,10 @@ def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
             raise dg.Failure(description=verdict.reason,
                              metadata={"responsible_upstream": list(eff.access_from + eff.personal_from
                                                                     + eff.commercial_from)})
+        if not platform.store.files(spec.id):
+            context.log.info("%s holds no data yet: nothing to publish", spec.id)
+            return dg.MaterializeResult(metadata={"target": portal.target, "outcome": verdict.outcome,
+                                                  "published": False, "reason": "the product holds no data yet"})
         settings = platform.settings()
         staging = settings.home / "publication" / spec.id
         files = export_product(spec, platform.store, staging, parquet_metadata(eff, catalog))

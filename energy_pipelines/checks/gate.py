@@ -163,6 +163,16 @@ def publication_gate(instance: dg.DagsterInstance, defs_or_graph, asset_key: dg.
     gate = QualityGate(asset_key=asset_key, partitions=list(partitions) if partitions is not None else None)
     targets = _upstream(graph, asset_key, gate.partitions) if upstream else [(asset_key, gate.partitions)]
     for key, parts in targets:
+        if key != asset_key:
+            # an upstream partition that was never materialised fed nothing (e.g. the half-hour
+            # before the first one of a look-back mapping): there is no data of it to vouch for
+            if not instance.get_latest_materialization_event(key):
+                continue
+            if parts is not None and graph.get(key).is_partitioned:
+                done = instance.get_materialized_partitions(key)
+                parts = [p for p in parts if p in done]
+                if not parts:
+                    continue
         checks = blocking_check_keys(graph, key)
         partitioned = {k for k in checks if graph.get_check_spec(k).partitions_def is not None}
         gate.verdicts.extend(check_verdicts(instance, checks, parts, partitioned))

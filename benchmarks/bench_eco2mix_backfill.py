@@ -26,7 +26,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ARCHIVE = ROOT.parent / "shared" / "realdata" / "rte_eco2mix_paca" / "eCO2mix_RTE_PACA_Annuel-Definitif_2017.csv"
+ARCHIVE_PATH = Path("shared") / "realdata" / "rte_eco2mix_paca" / "eCO2mix_RTE_PACA_Annuel-Definitif_2017.csv"
+# the real data sits beside the clone: take the nearest ancestor that has it
+DEFAULT_ARCHIVE = next((p / ARCHIVE_PATH for p in ROOT.parents if (p / ARCHIVE_PATH).exists()),
+                       ROOT.parent / ARCHIVE_PATH)
 ASSETS = "raw_rte__eco2mix_regional,core_rte__eco2mix_regional"
 
 DUCKDB_SQL = """

@@ -11,8 +11,17 @@ import pytest
 
 from energy_pipelines.settings import Settings, load_settings
 
-REALDATA = Path(os.environ.get("ENERGY_PIPELINES_REALDATA",
-                               Path(__file__).resolve().parents[2] / "shared" / "realdata"))
+def _find_realdata() -> Path:
+    """ENERGY_PIPELINES_REALDATA, else the nearest ancestor's shared/realdata (beside the clone)."""
+    if os.environ.get("ENERGY_PIPELINES_REALDATA"):
+        return Path(os.environ["ENERGY_PIPELINES_REALDATA"])
+    for parent in Path(__file__).resolve().parents[1:]:
+        if (parent / "shared" / "realdata").is_dir():
+            return parent / "shared" / "realdata"
+    return Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+REALDATA = _find_realdata()
 
 
 def require_service(available: bool, reason: str) -> None:

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from energy_pipelines.simulate.weather import solar_elevation_sin
+from energy_pipelines.transforms.forecasting import skill_score
 
 PARIS = "Europe/Paris"
 SEASON_H = 168
@@ -107,14 +108,13 @@ def scores(actual: np.ndarray, forecast: np.ndarray, naive: np.ndarray, scale: f
            capacity_kw: float | None = None) -> dict:
     """RMSE, MAE, skill vs seasonal naive, MASE (and MAE / capacity for PV) over points known to all three."""
     actual, forecast, naive = (np.asarray(a, dtype=float) for a in (actual, forecast, naive))
-    ok = np.isfinite(actual) & np.isfinite(forecast) & np.isfinite(naive)
-    if not ok.any():
+    rmse = skill_score(actual, forecast, naive)  # the skill definition shared with UC2
+    if not rmse["n"]:
         return {"n": 0}
-    err, ref = forecast[ok] - actual[ok], naive[ok] - actual[ok]
-    rmse, rmse_ref = float(np.sqrt(np.mean(err**2))), float(np.sqrt(np.mean(ref**2)))
-    mae, mae_ref = float(np.mean(np.abs(err))), float(np.mean(np.abs(ref)))
-    out = {"n": int(ok.sum()), "rmse": rmse, "rmse_naive": rmse_ref, "mae": mae, "mae_naive": mae_ref,
-           "skill_rmse": 1 - rmse / rmse_ref if rmse_ref > 0 else float("nan"),
+    ok = np.isfinite(actual) & np.isfinite(forecast) & np.isfinite(naive)
+    mae, mae_ref = float(np.mean(np.abs(forecast[ok] - actual[ok]))), float(np.mean(np.abs(naive[ok] - actual[ok])))
+    out = {"n": rmse["n"], "rmse": rmse["rmse_model"], "rmse_naive": rmse["rmse_reference"], "mae": mae,
+           "mae_naive": mae_ref, "skill_rmse": rmse["skill"],
            "skill_mae": 1 - mae / mae_ref if mae_ref > 0 else float("nan"),
            "mase": mae / scale if scale and np.isfinite(scale) and scale > 0 else float("nan")}
     if capacity_kw:

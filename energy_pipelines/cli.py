@@ -4,6 +4,7 @@
     energy-pipelines materialize SELECTION --from 2017-01-01 --to 2018-01-01
                                                   a range of half-hours/days as ONE run
     energy-pipelines datasets                     every dataset with owners, publisher, access, licence
+    energy-pipelines expectations sync|check      quality suites in line with the catalogue
     energy-pipelines sql "select ..."             query warehouse.duckdb (read-only)
     energy-pipelines ui                           the Dagster UI on this data root
 Dates are Paris calendar days; `--to` is exclusive.
@@ -228,6 +229,12 @@ def _cmd_datasets(args) -> int:
     return 0
 
 
+def _cmd_expectations(args) -> int:
+    from energy_pipelines.checks.suites import main as suites_main
+
+    return suites_main([args.action, *(["--prune"] if args.prune else [])])
+
+
 def _cmd_sql(args) -> int:
     from energy_pipelines.storage import ParquetStore, Warehouse
 
@@ -264,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_materialize)
     p = sub.add_parser("datasets", help="list datasets with owners, publishers, access and licences")
     p.set_defaults(func=_cmd_datasets)
+    p = sub.add_parser("expectations", help="keep expectations/*.json in line with the catalogue")
+    p.add_argument("action", choices=["sync", "check"], help="sync: write skeletons, refresh generated rules; "
+                                                              "check: exit 1 when out of date")
+    p.add_argument("--prune", action="store_true", help="with sync: delete suites of datasets no longer catalogued")
+    p.set_defaults(func=_cmd_expectations)
     p = sub.add_parser("sql", help="run a SQL query on warehouse.duckdb (read-only)")
     p.add_argument("query")
     p.add_argument("--max-rows", type=int, default=40)

@@ -130,6 +130,8 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
         resources=defs.resources,
         tags=tags,
         raise_on_error=False,
+        # the console logger prints every event at DEBUG: a year is ~10^5 lines; keep what people read
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
 
 

@@ -244,8 +244,14 @@ def _cmd_sql(args) -> int:
     if not settings.warehouse_db.exists():
         print(f"error: no warehouse at {settings.warehouse_db}; run `energy-pipelines demo` first", file=sys.stderr)
         return 1
+    import duckdb
+
     with Warehouse(settings.warehouse_db, ParquetStore(settings.warehouse_dir)).connect() as con:
-        con.sql(args.query).show(max_rows=args.max_rows)
+        try:
+            con.sql(args.query).show(max_rows=args.max_rows)
+        except duckdb.Error as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -67,6 +67,22 @@ def _days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)] if end > start else []
 
 
+_DAY_US = 86_400 * 1_000_000
+
+
+def _utc_day_names(times: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The UTC date (YYYY-MM-DD) of each timestamp, by integer arithmetic.
+
+    `pc.strftime` takes ~2.5 s on 4.8M rows (a day of 100,000 charge points); dividing
+    microseconds by a day and naming the few distinct days takes milliseconds.
+    """
+    micros = pc.cast(pc.cast(times, pa.timestamp("us", tz="UTC")), pa.int64())
+    day_numbers = pc.floor(pc.divide(pc.cast(micros, pa.float64()), float(_DAY_US)))
+    uniques = pc.unique(day_numbers).to_pylist()
+    names = [(datetime(1970, 1, 1) + timedelta(days=int(d))).strftime("%Y-%m-%d") for d in uniques]
+    return pc.take(pa.array(names), pc.index_in(day_numbers, value_set=pa.array(uniques, pa.float64())))
+
+
 def _in_window(times: pa.ChunkedArray | pa.Array, start: datetime, end: datetime) -> pa.Array:
     lo = pa.scalar(start, type=pa.timestamp("us", tz="UTC"))
     hi = pa.scalar(end, type=pa.timestamp("us", tz="UTC"))
@@ -135,7 +151,7 @@ class ParquetStore:
             merged.update({k.encode(): v.encode() for k, v in file_metadata.items()})
             table = table.replace_schema_metadata(merged)
         base = self.dataset_dir(dataset)
-        row_days = pc.strftime(pc.cast(table.column(time_column), pa.timestamp("us", tz="UTC")), format="%Y-%m-%d")
+        row_days = _utc_day_names(table.column(time_column))
         written = []
         stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         with self.lock(dataset):
@@ -181,7 +197,7 @@ class ParquetStore:
                     f"[{start.isoformat()}, {end.isoformat()}), e.g. {time_column}={example}"
                 )
             day_names = {d.isoformat() for d in _days(start, end)}
-        row_days = pc.strftime(pc.cast(times, pa.timestamp("us", tz="UTC")), format="%Y-%m-%d")
+        row_days = _utc_day_names(times)
         written, removed, replaced = [], [], 0
         for day in sorted(day_names):
             target = base / f"date={day}" / PART_FILE

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -50,10 +49,6 @@ class WriteStats:
     files_written: list[Path]
     files_removed: list[Path]
     rows_replaced: int
-
-    @property
-    def bytes_written(self) -> int:
-        return sum(p.stat().st_size for p in self.files_written if p.exists())
 
 
 def _utc(t: datetime) -> datetime:
@@ -250,9 +245,6 @@ class ParquetStore:
         if window is not None and time_column is not None:
             table = table.filter(_in_window(table.column(time_column), _utc(window[0]), _utc(window[1])))
         return table
-
-    def delete(self, dataset: str) -> None:
-        shutil.rmtree(self.dataset_dir(dataset), ignore_errors=True)
 
 
 def _align(table: pa.Table, schema: pa.Schema, dataset: str, path: Path) -> pa.Table:

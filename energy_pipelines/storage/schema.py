@@ -7,7 +7,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from energy_pipelines.catalog import Schema
 
 REJECTS_SCHEMA = pa.schema(
     [
@@ -84,7 +83,3 @@ def _check_and_sort(table: pa.Table, schema: pa.Schema, dataset: str, primary_ke
             )
         ordered = con.sql(f"SELECT * FROM incoming ORDER BY {keys}").to_arrow_table()
     return ordered.cast(schema)  # DuckDB names the UTC zone Etc/UTC: back to the catalogue's types
-
-
-def arrow_schema(schema: Schema) -> pa.Schema:
-    return schema.to_arrow()

@@ -110,6 +110,56 @@ class GovernanceStep(_Strict):
     removes_commercial_sensitivity: bool
 
 
+_DURATION_RE = re.compile(r"^(\d+)(min|h|d)$")
+
+
+class DerivedInput(_Strict):
+    """One input of a derived dataset and which of its rows a run reads.
+
+    window: `same` (the run's own window; a daily partition reads its 46/48/50 half-hours),
+    `all` (the whole dataset: registers, referentials), or `lookback` (the run's window
+    extended back by `lookback`, e.g. `7d`, `30min`, for sessions open across the boundary).
+    """
+
+    dataset: str
+    window: Literal["same", "all", "lookback"] = "same"
+    lookback: str | None = Field(default=None, description="e.g. 30min, 48h, 7d; with window: lookback")
+    columns: tuple[str, ...] | None = Field(default=None, description="read only these columns")
+    arrow: bool = Field(default=False, description="hand the transform an Arrow table instead of pandas")
+
+    @model_validator(mode="after")
+    def _lookback(self) -> DerivedInput:
+        if (self.window == "lookback") != (self.lookback is not None):
+            raise ValueError("`lookback:` is required with window: lookback, and only then")
+        if self.lookback is not None and not _DURATION_RE.match(self.lookback):
+            raise ValueError(f"lookback {self.lookback!r}: expected <n>min, <n>h or <n>d")
+        return self
+
+    @property
+    def lookback_minutes(self) -> int:
+        if self.lookback is None:
+            return 0
+        n, unit = _DURATION_RE.match(self.lookback).groups()
+        return int(n) * {"min": 1, "h": 60, "d": 1440}[unit]
+
+
+class DeriveSpec(_Strict):
+    """How a derived dataset is made: its inputs and one pure function (`module:function`)."""
+
+    transform: str = Field(pattern=r"^energy_pipelines\.transforms(\.[a-z0-9_]+)+:[a-z_][a-z0-9_]*$")
+    inputs: dict[str, DerivedInput] = Field(default_factory=dict)
+    params: str | None = Field(default=None, description="settings file under assets_config/, for `params`")
+    # when the asset runs on its own clock (Paris time), e.g. daily products after midnight
+    cron: str | None = None
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({"dataset": v} if isinstance(v, str) else v) for k, v in value.items()}
+        return value
+
+
 class DatasetSpec(_Strict):
     id: str
     layer: Layer
@@ -130,6 +180,7 @@ class DatasetSpec(_Strict):
     # "append": every materialisation adds rows and nothing is ever replaced (issued forecasts)
     write_mode: Literal["replace", "append"] = "replace"
     keywords: tuple[str, ...] = ()
+    derive: DeriveSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
@@ -151,6 +202,8 @@ class DatasetSpec(_Strict):
             raise ValueError("an append-only dataset needs a time_column (its issue time)")
         if self.publish and self.layer != "out":
             raise ValueError("only out_* datasets are published")
+        if self.derive is not None and self.layer == "raw":
+            raise ValueError("a raw dataset is read from its source, not derived")
         return self
 
     @property

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from energy_pipelines import automation, checks
-from energy_pipelines.assets import publication, raw, rte, uc2, uc3
+from energy_pipelines.assets import derived, publication, raw, uc2, uc3
 from energy_pipelines.catalog import Catalog, default_catalog
 from energy_pipelines.governance.dagster_specs import apply_governance
 from energy_pipelines.governance.lineage import Effective
@@ -24,12 +24,12 @@ from energy_pipelines.storage.io_manager import ParquetIOManager
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 # use-case modules, each with build_assets(catalog, settings)
-ASSET_MODULES = [rte, uc2, uc3]
+ASSET_MODULES = [uc2, uc3]
 
 
 def build_data_assets(catalog: Catalog, settings: Settings) -> tuple[list[dg.AssetsDefinition], dict[str, Effective]]:
     """Every catalogued dataset as an asset, with the ownership its lineage gives it."""
-    assets = raw.build_raw_assets(catalog, settings)
+    assets = raw.build_raw_assets(catalog, settings) + derived.build_derived_assets(catalog, settings)
     for module in ASSET_MODULES:
         assets.extend(module.build_assets(catalog, settings))
     return apply_governance(assets, catalog)

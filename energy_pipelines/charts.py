@@ -34,6 +34,13 @@ def as_metadata(png: bytes, path: Path, *, inline: bool) -> dg.MetadataValue:
     return dg.MetadataValue.path(str(path))
 
 
+def chart_metadata(reports_dir: Path, dataset: str, name: str, window, png: bytes) -> dg.MetadataValue:
+    """Save a chart of a run under reports/charts/<dataset>/ and return its metadata value."""
+    stem = f"{window.start:%Y%m%dT%H%M}_{window.end:%Y%m%dT%H%M}" if not window.is_all_time else "all"
+    single = (window.end - window.start).total_seconds() <= 31 * 86400
+    return as_metadata(png, reports_dir / "charts" / dataset / f"{name}_{stem}.png", inline=single)
+
+
 def time_series(frame: pd.DataFrame, time_column: str, series: dict[str, str], title: str,
                 secondary: dict[str, str] | None = None, max_points: int = 2000) -> bytes:
     """Lines over Paris time; long windows are resampled to daily means to stay readable."""

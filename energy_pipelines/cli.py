@@ -17,19 +17,14 @@ import logging
 import os
 import sys
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from energy_pipelines.settings import PROJECT_ROOT, SettingsError, load_settings
-
-UTC = timezone.utc
-PARIS = ZoneInfo("Europe/Paris")
+from energy_pipelines.clock import PARIS, UTC, paris_day_bounds
+from energy_pipelines.settings import PROJECT_ROOT, Settings, SettingsError, export_dagster_home, load_settings
 
 
 def _paris_midnight(day: str) -> datetime:
-    from energy_pipelines.partitions import paris_day_bounds
-
     try:
         return paris_day_bounds(day)[0]
     except ValueError:
@@ -43,10 +38,9 @@ telemetry:
 """
 
 
-def dagster_home(settings) -> Path:
+def dagster_home(settings: Settings) -> Path:
     """DAGSTER_HOME if set, else the data root's own, created with telemetry off."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
-    home.mkdir(parents=True, exist_ok=True)
+    home = export_dagster_home(settings)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text(LOCAL_INSTANCE_YAML)
     return home
@@ -59,14 +53,14 @@ def _instance(settings):
     return dg.DagsterInstance.get()
 
 
-def _extend_start(start: datetime) -> None:
+def _extend_start(settings: Settings, start: datetime) -> Settings:
     """History loads may predate the configured partition start: extend it for this invocation."""
-    settings = load_settings()
-    if start < settings.partitions_start:
-        day = start.astimezone(PARIS).strftime("%Y-%m-%d")
-        print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
-              "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
-        os.environ["ENERGY_PIPELINES_PARTITIONS_START"] = day
+    if start >= settings.partitions_start:
+        return settings
+    day = start.astimezone(PARIS).strftime("%Y-%m-%d")
+    print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
+          "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
+    return settings.with_(partitions_start=day)
 
 
 def partition_keys_within(pdef, start: datetime, end: datetime) -> list[str]:
@@ -78,7 +72,8 @@ def partition_keys_within(pdef, start: datetime, end: datetime) -> list[str]:
             if k in existing and pdef.time_window_for_partition_key(k).end.astimezone(UTC) <= end.astimezone(UTC)]
 
 
-def materialize(selection, start: datetime, end: datetime, *, instance=None, quiet: bool = False):
+def materialize(selection, start: datetime, end: datetime, *, instance=None, quiet: bool = False,
+                settings: Settings | None = None):
     """Materialise the selected assets over [start, end) as one run; returns the run result.
 
     `selection`: comma-separated asset names / Dagster selection clauses, or a list of AssetKeys.
@@ -87,8 +82,7 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
 
     from energy_pipelines.build import build_defs
 
-    _extend_start(start)
-    settings = load_settings()
+    settings = _extend_start(settings or load_settings(), start)
     defs = build_defs(settings)
     graph = defs.resolve_asset_graph()
     names = [] if isinstance(selection, list) else [s.strip() for s in selection.split(",") if s.strip()]
@@ -182,7 +176,6 @@ def demo_batches(defs, start: datetime, end: datetime) -> list[tuple[list, objec
 def _cmd_demo(args) -> int:
     from energy_pipelines.build import build_defs
 
-    os.environ.setdefault("ENERGY_PIPELINES_MODE", "sample")
     settings = load_settings()
     now = datetime.now(UTC)
     end = now.replace(minute=(now.minute // 30) * 30, second=0, microsecond=0)
@@ -192,7 +185,7 @@ def _cmd_demo(args) -> int:
     instance = _instance(settings)
     ok = True
     for keys, _ in demo_batches(build_defs(settings), start, end):
-        result = materialize(keys, start, end, instance=instance)
+        result = materialize(keys, start, end, instance=instance, settings=settings)
         _print_run(result)
         ok &= result.success
     _print_outputs(settings)
@@ -203,13 +196,13 @@ def _print_outputs(settings) -> None:
     print("\noutputs:")
     print(f"  Parquet   {settings.warehouse_dir}/<dataset>/date=YYYY-MM-DD/part.parquet")
     print(f"  DuckDB    {settings.warehouse_db}   e.g.")
-    print("            energy-pipelines sql \"select datetime_local, consommation_mw, green_share_pct "
+    print(f"            {Path(sys.executable).with_name('energy-pipelines')} sql \"select datetime_local, consommation_mw, green_share_pct "
           "from core_rte__eco2mix_regional order by datetime_utc desc limit 5\"")
     print(f"  landing   {settings.landing_dir}")
     print(f"  charts and Data Docs  {settings.reports_dir}")
     print(f"  portal mirror (published products, datapackage.json)  {settings.published_dir}")
     print("\nDagster UI:  make ui   (or: DAGSTER_HOME=%s .venv/bin/dagster dev -w workspace.yaml)"
-          % settings.dagster_home)
+          % settings.local_dagster_home)
 
 
 def _cmd_datasets(args) -> int:
@@ -238,20 +231,23 @@ def _cmd_expectations(args) -> int:
 
 
 def _cmd_sql(args) -> int:
-    from energy_pipelines.storage import ParquetStore, Warehouse
-
-    settings = load_settings()
-    if not settings.warehouse_db.exists():
-        print(f"error: no warehouse at {settings.warehouse_db}; run `energy-pipelines demo` first", file=sys.stderr)
-        return 1
     import duckdb
 
-    with Warehouse(settings.warehouse_db, ParquetStore(settings.warehouse_dir)).connect() as con:
-        try:
-            con.sql(args.query).show(max_rows=args.max_rows)
-        except duckdb.Error as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+    from energy_pipelines.storage import ParquetStore
+    from energy_pipelines.storage.query import QueryRefused, run_query
+
+    settings = load_settings()
+    if not settings.warehouse_dir.exists():
+        print(f"error: no warehouse at {settings.warehouse_dir}; run `energy-pipelines demo` first", file=sys.stderr)
+        return 1
+    try:
+        run_query(ParquetStore(settings.warehouse_dir), args.query).show(max_rows=args.max_rows)
+    except QueryRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -285,17 +281,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prune", action="store_true", help="with sync: delete suites of datasets no longer catalogued")
     p.set_defaults(func=_cmd_expectations)
     p = sub.add_parser("sql", help="run a SQL query on warehouse.duckdb (read-only)")
-    p.add_argument("query")
-    p.add_argument("--max-rows", type=int, default=40)
+    p.add_argument("query", help="one or more SELECT statements over the dataset views")
+    p.add_argument("--max-rows", type=int, default=40, help="rows shown at most (default 40)")
     p.set_defaults(func=_cmd_sql)
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this data root")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
     p.set_defaults(func=_cmd_ui)
     args = parser.parse_args(argv)
+    from energy_pipelines.catalog import CatalogError
+
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, CatalogError) as exc:  # configuration errors name their file/variable
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

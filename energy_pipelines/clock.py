@@ -126,8 +126,10 @@ def paris_start(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=PARIS).astimezone(UTC)
 
 
-def paris_periods(start: datetime, end: datetime, resolution: str, partial: bool = False) -> list[Period]:
-    """The Paris days/months/years inside [start, end) (whole ones; `partial` keeps the clipped edges)."""
+def paris_periods(start: datetime, end: datetime, resolution: str, partial: bool = False,
+                  clip: bool = True) -> list[Period]:
+    """The Paris days/months/years inside [start, end): whole ones; with `partial` also those that
+    overlap an edge, clipped to [start, end) unless `clip` is False."""
     if resolution not in _LABEL:
         raise ValueError(f"resolution {resolution!r}: expected day, month or year")
     lo, hi = utc(start), utc(end)
@@ -139,7 +141,8 @@ def paris_periods(start: datetime, end: datetime, resolution: str, partial: bool
             break
         whole = p_lo >= lo and p_hi <= hi
         if whole or (partial and p_hi > lo):
-            out.append(Period(d.strftime(_LABEL[resolution]), max(p_lo, lo), min(p_hi, hi)))
+            bounds = (max(p_lo, lo), min(p_hi, hi)) if clip else (p_lo, p_hi)
+            out.append(Period(d.strftime(_LABEL[resolution]), *bounds))
         d = _next(d, resolution)
     return out
 

@@ -11,101 +11,80 @@ instants) and asks `half_hour_key()` for the key of an instant.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from functools import lru_cache
 
 import dagster as dg
 
-from energy_pipelines.settings import Settings, load_settings
+# the clock's helpers, re-exported for callers that think in partitions
+from energy_pipelines.clock import (  # noqa: F401
+    HALF_HOUR, PARIS, PARIS_NAME, UTC, expected_half_hours_per_paris_day, half_hours, paris_day_bounds,
+)
+from energy_pipelines.settings import Settings
 
-PARIS = ZoneInfo("Europe/Paris")
-UTC = timezone.utc
-HALF_HOUR = timedelta(minutes=30)
 _HALF_HOUR_FMT = "%Y-%m-%d-%H:%M"
 
 
-def half_hourly(settings: Settings | None = None) -> dg.TimeWindowPartitionsDefinition:
-    settings = settings or load_settings()
+def half_hourly(settings: Settings) -> dg.TimeWindowPartitionsDefinition:
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule="*/30 * * * *",
         start=settings.partitions_start.strftime(_HALF_HOUR_FMT),
         end=settings.partitions_end.strftime(_HALF_HOUR_FMT) if settings.partitions_end else None,
         fmt=_HALF_HOUR_FMT,
-        timezone="Europe/Paris",
+        timezone=PARIS_NAME,
     )
 
 
+@lru_cache(maxsize=1)
+def _key_space() -> dg.TimeWindowPartitionsDefinition:
+    """Half-hour keys of every instant since 2000 (a key's text does not depend on the range)."""
+    return dg.TimeWindowPartitionsDefinition(cron_schedule="*/30 * * * *", start="2000-01-01-00:00",
+                                             fmt=_HALF_HOUR_FMT, timezone=PARIS_NAME)
+
+
 def half_hour_key(t: datetime, settings: Settings | None = None) -> str:
-    """The partition key of the half-hour starting at instant `t` (tz-aware, any zone)."""
+    """The partition key of the half-hour starting at instant `t` (tz-aware, any zone).
+
+    With `settings`, the half-hour must also lie inside the configured partition range.
+    """
     if t.tzinfo is None:
         raise ValueError("half_hour_key needs a tz-aware instant")
     start = t.astimezone(UTC)
-    keys = half_hourly(settings).get_partition_keys_in_time_window(dg.TimeWindow(start, start + HALF_HOUR))
+    pdef = half_hourly(settings) if settings is not None else _key_space()
+    keys = pdef.get_partition_keys_in_time_window(dg.TimeWindow(start, start + HALF_HOUR))
     if len(keys) != 1 or start.minute % 30 or start.second or start.microsecond:
         raise ValueError(f"{t.isoformat()} is not the start of a half-hour inside the partition range")
     return keys[0]
 
 
-def daily(settings: Settings | None = None) -> dg.DailyPartitionsDefinition:
-    settings = settings or load_settings()
+def daily(settings: Settings) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(
         start_date=settings.partitions_start.strftime("%Y-%m-%d"),
         end_date=settings.partitions_end.strftime("%Y-%m-%d") if settings.partitions_end else None,
-        timezone="Europe/Paris",
+        timezone=PARIS_NAME,
     )
 
 
-def monthly(settings: Settings | None = None) -> dg.MonthlyPartitionsDefinition:
-    settings = settings or load_settings()
+def monthly(settings: Settings) -> dg.MonthlyPartitionsDefinition:
     return dg.MonthlyPartitionsDefinition(
         start_date=settings.partitions_start.strftime("%Y-%m-01"),
         end_date=settings.partitions_end.strftime("%Y-%m-%d") if settings.partitions_end else None,
-        timezone="Europe/Paris",
+        timezone=PARIS_NAME,
     )
 
 
-def yearly(settings: Settings | None = None) -> dg.TimeWindowPartitionsDefinition:
-    settings = settings or load_settings()
+def yearly(settings: Settings) -> dg.TimeWindowPartitionsDefinition:
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule="0 0 1 1 *",
         start=settings.partitions_start.strftime("%Y"),
         end=settings.partitions_end.strftime("%Y") if settings.partitions_end else None,
         fmt="%Y",
-        timezone="Europe/Paris",
+        timezone=PARIS_NAME,
     )
 
 
-def for_partitioning(kind: str, settings: Settings | None = None) -> dg.PartitionsDefinition | None:
+def for_partitioning(kind: str, settings: Settings) -> dg.PartitionsDefinition | None:
     builders = {"half_hourly": half_hourly, "daily": daily, "monthly": monthly, "yearly": yearly}
     if kind == "none":
         return None
     return builders[kind](settings)
-
-
-def half_hours(start: datetime, end: datetime) -> list[datetime]:
-    """UTC starts of every half-hour in [start, end); both bounds must be tz-aware."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("half_hours needs tz-aware bounds")
-    first = start.astimezone(UTC)
-    # round up to the next half-hour boundary (offsets are whole hours, so UTC boundaries are Paris ones)
-    first = first.replace(second=0, microsecond=0) + timedelta(minutes=(-first.minute) % 30)
-    if first < start.astimezone(UTC):
-        first += HALF_HOUR
-    out, t, stop = [], first, end.astimezone(UTC)
-    while t < stop:
-        out.append(t)
-        t += HALF_HOUR
-    return out
-
-
-def paris_day_bounds(day: str) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of one Paris calendar day given as YYYY-MM-DD."""
-    d = datetime.strptime(day, "%Y-%m-%d")
-    start = d.replace(tzinfo=PARIS)
-    end = (d + timedelta(days=1)).replace(tzinfo=PARIS)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def expected_half_hours_per_paris_day(day: str) -> int:
-    start, end = paris_day_bounds(day)
-    return int((end - start) / HALF_HOUR)

@@ -1,39 +1,57 @@
-"""Dagster resources: the data root and the source mode, handed to assets (tests override them)."""
+"""Dagster resources, built from the one `Settings` object (tests override them).
+
+Resource fields are Dagster config, visible in the UI: they hold paths and modes, never a secret.
+Secrets (the pseudonymisation key, the portal key) are read from the environment at run time
+through `settings.load_settings()`, the only reader of the environment.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
 
-from energy_pipelines.settings import MODES, Settings, load_settings, source_mode
+from energy_pipelines.settings import Settings, SourceOverride, load_settings
 from energy_pipelines.sources.landing import LandingZone
 from energy_pipelines.storage import ParquetStore, Warehouse, warehouse_of
 
 
 class Platform(dg.ConfigurableResource):
-    """Where this deployment keeps its data and whether sources are simulated or live."""
+    """Where this deployment keeps its data and how its sources run."""
 
     home: str
     mode: str = "sample"
+    offline: bool = False
+    # per-source overrides, {source_id: {"mode": ..., "url": ...}} as JSON (Dagster config is flat)
+    sources_json: str = "{}"
+    max_landing_file_mb: float = 256.0
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Platform:
-        settings = settings or load_settings()
-        return cls(home=str(settings.home), mode=settings.mode)
+    def from_settings(cls, settings: Settings) -> Platform:
+        sources = {k: v.model_dump(exclude_none=True) for k, v in settings.sources.items()}
+        return cls(home=str(settings.home), mode=settings.mode, offline=settings.offline,
+                   sources_json=json.dumps(sources, sort_keys=True), max_landing_file_mb=settings.max_landing_file_mb)
 
-    def settings(self) -> Settings:
-        base = load_settings()
-        if self.mode not in MODES:
-            raise ValueError(f"Platform.mode={self.mode!r}: expected one of {MODES}")
-        return Settings(home=Path(self.home), mode=self.mode, partitions_start=base.partitions_start,
-                        partitions_end=base.partitions_end)
-
-    def landing(self, source_id: str) -> LandingZone:
-        return LandingZone(Path(self.home) / "landing", source_id)
+    @property
+    def _sources(self) -> dict[str, SourceOverride]:
+        return {k: SourceOverride.model_validate(v) for k, v in json.loads(self.sources_json).items()}
 
     def source_mode(self, source_id: str, declared: str | None) -> str:
-        return source_mode(source_id, declared, self.settings())
+        override = self._sources.get(source_id.lower())
+        return (override.mode if override and override.mode else None) or declared or self.mode
+
+    def source_url(self, source_id: str, declared: str | None) -> str | None:
+        override = self._sources.get(source_id.lower())
+        return (override.url if override and override.url else None) or declared
+
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self.home) / "reports"
+
+    def landing(self, source_id: str) -> LandingZone:
+        return LandingZone(Path(self.home) / "landing", source_id,
+                           max_file_bytes=int(self.max_landing_file_mb * 1024 * 1024))
 
     @property
     def warehouse(self) -> Warehouse:
@@ -42,6 +60,12 @@ class Platform(dg.ConfigurableResource):
     @property
     def store(self) -> ParquetStore:
         return self.warehouse.store
+
+    @staticmethod
+    def pseudonymisation_key() -> str | None:
+        """Read at run time from the environment, never part of the resource's config."""
+        key = load_settings().pseudonymisation_key
+        return key.get_secret_value() if key else None
 
 
 class Portal(dg.ConfigurableResource):
@@ -55,18 +79,14 @@ class Portal(dg.ConfigurableResource):
     mirror_root: str
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Portal:
-        import os
-
-        settings = settings or load_settings()
-        target = os.environ.get("ENERGY_PIPELINES_PUBLISH_TARGET", "mirror")
-        return cls(target=target, mirror_root=str(settings.published_dir))
+    def from_settings(cls, settings: Settings) -> Portal:
+        return cls(target=settings.publish_target, mirror_root=str(settings.published_dir))
 
     def publisher(self):
         from energy_pipelines.publish import CkanPublisher, MirrorPublisher
 
         if self.target == "datasud":
-            return CkanPublisher.from_env()
+            return CkanPublisher.from_settings(load_settings())
         if self.target == "mirror":
             return MirrorPublisher(Path(self.mirror_root))
         raise ValueError(f"Portal.target={self.target!r}: expected 'mirror' or 'datasud'")

@@ -1,15 +1,22 @@
-"""Where the data lives and how sources run, read from the environment.
+"""The one settings object: everything a deployment changes, read from the environment once.
 
-Everything a deployment changes is an environment variable; nothing here holds a secret.
+`Settings` is a pydantic-settings model (prefix `ENERGY_PIPELINES_`, nested fields with `__`).
+It is built once (`load_settings()`) and passed to whatever needs it: the definitions, the
+resources, the CLI. No other module reads the environment. Secrets (`DATASUD_API_KEY`, the
+pseudonymisation key) are `SecretStr`: they never print, and nothing stores them.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = PROJECT_ROOT / "assets_config"
@@ -24,15 +31,88 @@ DEFAULT_PARTITIONS_START = "2025-01-01"
 
 
 class SettingsError(ValueError):
-    """A setting read from the environment is malformed."""
+    """A setting read from the environment is malformed; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    mode: str
-    partitions_start: datetime
-    partitions_end: datetime | None
+class SourceOverride(BaseModel):
+    """Per-source settings: `ENERGY_PIPELINES_SOURCES__<SOURCE_ID>__MODE` / `__URL`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: Mode | None = None
+    url: str | None = None
+
+
+# an explicit environment for one load (tests, `load_settings(environ)`), else os.environ
+_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environ", default=None)
+
+
+class _EnvSource(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return {k.lower(): v for k, v in environ.items()}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENERGY_PIPELINES_", env_nested_delimiter="__",
+                                      case_sensitive=False, extra="ignore", frozen=True)
+
+    home: Path = Field(default=PROJECT_ROOT / "data", description="the data root")
+    mode: Mode = Field(default="sample", description="sample (offline simulator) or live")
+    sources: dict[str, SourceOverride] = Field(default_factory=dict, description="per-source mode/URL overrides")
+    offline: bool = Field(default=False, description="live API sources fetch nothing, only ingest landing/")
+    partitions_start: datetime = Field(default=DEFAULT_PARTITIONS_START)
+    partitions_end: datetime | None = None
+    publish_target: Literal["mirror", "datasud"] = "mirror"
+    datasud_url: str | None = Field(default=None, validation_alias=AliasChoices("DATASUD_URL", "ENERGY_PIPELINES_DATASUD_URL"))
+    datasud_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
+        "DATASUD_API_KEY", "ENERGY_PIPELINES_DATASUD_API_KEY"))
+    pseudonymisation_key: SecretStr | None = None
+    alert_webhook: str | None = None
+    max_landing_file_mb: float = Field(default=256.0, gt=0, description="larger landing files are refused")
+    uc2_sensor_interval_s: int = Field(default=30, ge=5)
+    uc2_sensor: Literal["running", "stopped"] = "stopped"
+    dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return (init_settings, _EnvSource(settings_cls))
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @field_validator("partitions_start", "partitions_end", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        try:
+            return datetime.strptime(str(value), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+    @field_validator("mode", "publish_target", "uc2_sensor", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _span(self) -> Settings:
+        if self.partitions_end is not None and self.partitions_end <= self.partitions_start:
+            raise ValueError(f"partitions_end {self.partitions_end:%Y-%m-%d} must be after the start "
+                             f"{self.partitions_start:%Y-%m-%d}")
+        return self
+
+    # -- where things live under the data root --------------------------------------------------
 
     @property
     def landing_dir(self) -> Path:
@@ -54,47 +134,66 @@ class Settings:
 
     @property
     def reports_dir(self) -> Path:
-        """Data Docs pages and charts written beside the outputs."""
+        """Data Docs pages, charts and pages written beside the outputs."""
         return self.home / "reports"
 
     @property
-    def dagster_home(self) -> Path:
-        return self.home / "dagster_home"
+    def local_dagster_home(self) -> Path:
+        """The Dagster instance of the CLI and `make ui`: $DAGSTER_HOME, else under the data root."""
+        return self.dagster_home or self.home / "dagster_home"
+
+    # -- sources ----------------------------------------------------------------------------------
+
+    def source_mode(self, source_id: str, declared: str | None = None) -> str:
+        """Mode of one source: its own override, else the catalogue's, else the global one."""
+        override = self.sources.get(source_id.lower())
+        return (override.mode if override and override.mode else None) or declared or self.mode
+
+    def source_url(self, source_id: str, declared: str | None) -> str | None:
+        override = self.sources.get(source_id.lower())
+        return (override.url if override and override.url else None) or declared
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
-def _parse_day(name: str, value: str) -> datetime:
+def _explain(exc: ValidationError) -> SettingsError:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        if not field:
+            lines.append(err["msg"].removeprefix("Value error, "))
+            continue
+        variable = {"datasud_url": "DATASUD_URL", "datasud_api_key": "DATASUD_API_KEY",
+                    "dagster_home": "DAGSTER_HOME"}.get(field, "ENERGY_PIPELINES_" + field.upper().replace(".", "__"))
+        value = err.get("input")
+        shown = "" if "key" in field or isinstance(value, dict) else f"={value!r}"
+        lines.append(f"{variable}{shown}: {err['msg'].removeprefix('Value error, ')}")
+    return SettingsError("; ".join(lines))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of this process (or of `environ`, for tests); errors name the variable."""
+    token = _ENVIRON.set(environ)
     try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise SettingsError(f"{name}={value!r} is not a date in YYYY-MM-DD form") from None
-    return day.replace(tzinfo=timezone.utc)
+        return Settings()
+    except ValidationError as exc:
+        raise _explain(exc) from None
+    finally:
+        _ENVIRON.reset(token)
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
-    home = Path(env.get("ENERGY_PIPELINES_HOME") or PROJECT_ROOT / "data").expanduser().resolve()
-    mode = env.get("ENERGY_PIPELINES_MODE", "sample").strip().lower()
-    if mode not in MODES:
-        raise SettingsError(f"ENERGY_PIPELINES_MODE={mode!r}: expected one of {', '.join(MODES)}")
-    start = _parse_day(
-        "ENERGY_PIPELINES_PARTITIONS_START",
-        env.get("ENERGY_PIPELINES_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
-    )
-    end_raw = env.get("ENERGY_PIPELINES_PARTITIONS_END")
-    end = _parse_day("ENERGY_PIPELINES_PARTITIONS_END", end_raw) if end_raw else None
-    if end is not None and end <= start:
-        raise SettingsError(
-            f"ENERGY_PIPELINES_PARTITIONS_END={end_raw} must be after the start {start:%Y-%m-%d}"
-        )
-    return Settings(home=home, mode=mode, partitions_start=start, partitions_end=end)
+def export_dagster_home(settings: Settings) -> Path:
+    """Point Dagster (which reads DAGSTER_HOME itself) at the settings' instance folder."""
+    home = settings.local_dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
 
 
-def source_mode(source_id: str, declared: str | None, settings: Settings,
-                environ: dict[str, str] | None = None) -> str:
-    """Mode of one source: its own env override, else the catalogue's, else the global one."""
-    env = os.environ if environ is None else environ
-    key = f"ENERGY_PIPELINES_MODE__{source_id.upper()}"
-    mode = (env.get(key) or declared or settings.mode).strip().lower()
-    if mode not in MODES:
-        raise SettingsError(f"{key or 'mode'}={mode!r}: expected one of {', '.join(MODES)}")
-    return mode
+def export_for_child(settings: Settings, **changes: str) -> dict[str, str]:
+    """The environment of a child process (webserver, daemon) with some settings changed."""
+    env = dict(os.environ)
+    env.update({f"ENERGY_PIPELINES_{k.upper()}": v for k, v in changes.items()})
+    return env

@@ -40,7 +40,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("ENERGY_PIPELINES_MODE", "sample")
     monkeypatch.setenv("ENERGY_PIPELINES_PARTITIONS_START", "2024-01-01")
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    return replace(load_settings(), partitions_start=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    return load_settings().with_(partitions_start=datetime(2024, 1, 1, tzinfo=timezone.utc))
 
 
 @pytest.fixture

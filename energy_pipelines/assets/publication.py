@@ -8,6 +8,7 @@ blocking check, and publishes the rest, uploading only files whose content chang
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -88,8 +89,7 @@ def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
             context.log.info("%s holds no data yet: nothing to publish", spec.id)
             return dg.MaterializeResult(metadata={"target": portal.target, "outcome": verdict.outcome,
                                                   "published": False, "reason": "the product holds no data yet"})
-        settings = platform.settings()
-        staging = settings.home / "publication" / spec.id
+        staging = Path(platform.home) / "publication" / spec.id
         files = export_product(spec, platform.store, staging, parquet_metadata(eff, catalog))
         manifest_path = staging / MANIFEST
         previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}

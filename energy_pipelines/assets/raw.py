@@ -4,8 +4,6 @@ No raw asset is written by hand: adding a raw dataset is one YAML and, for a new
 one adapter module in `energy_pipelines.sources`.
 """
 
-import os
-
 import dagster as dg
 import pandas as pd
 
@@ -32,12 +30,12 @@ def _landing_rejects(rejects: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def live_settings(source: SourceSpec) -> dict:
-    """The catalogue's live settings; `ENERGY_PIPELINES_URL__<SOURCE_ID>` points a source at a mirror."""
+def live_settings(source: SourceSpec, platform: Platform) -> dict:
+    """The catalogue's live settings; `ENERGY_PIPELINES_SOURCES__<ID>__URL` points a source at a mirror."""
     live = dict(source.live)
-    override = os.environ.get(f"ENERGY_PIPELINES_URL__{source.id.upper()}")
-    if override:
-        live["base_url"] = override
+    url = platform.source_url(source.id, live.get("base_url"))
+    if url:
+        live["base_url"] = url
     return live
 
 
@@ -54,11 +52,11 @@ def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> 
         if mode == "sample":
             written = adapter.simulate(landing, start, end)
             context.log.info("sample: simulator wrote %d file(s) into %s", len(written), landing.dir)
-        elif source.delivery == "api" and os.environ.get("ENERGY_PIPELINES_OFFLINE") == "1":
+        elif source.delivery == "api" and platform.offline:
             written = []
             context.log.info("live, offline: not fetching %s; ingesting landing/%s", source.id, source.id)
         elif source.delivery == "api":
-            written = adapter.fetch(landing, start, end, FetchContext(live=live_settings(source), log=context.log))
+            written = adapter.fetch(landing, start, end, FetchContext(live=live_settings(source, platform), log=context.log))
             context.log.info("live: fetched %d file(s) into %s", len(written), landing.dir)
         else:
             written = []
@@ -75,6 +73,8 @@ def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> 
             "files_read": dg.MetadataValue.int(len(read.files_read)),
             "files_skipped_outside_window": dg.MetadataValue.int(read.files_skipped),
             "bad_files": dg.MetadataValue.json(read.bad_files),
+            "files_ignored": dg.MetadataValue.json(read.ignored),
+            "files_misnamed": dg.MetadataValue.json(read.misnamed),
             **{k: dg.MetadataValue.int(v) for k, v in read.stats.items()},
         }
         return TableWithRejects(data=rows, rejects=_landing_rejects(read.rejects), metadata=figures)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +25,7 @@ import pandas as pd
 from energy_pipelines.checks.validation import SuiteOutcome, jsonable
 from energy_pipelines.partitions import PARIS
 from energy_pipelines.storage import ParquetStore
+from energy_pipelines.storage.atomic import write_text_atomic
 
 UTC = timezone.utc
 LEDGER = "ledger.json"
@@ -139,14 +138,7 @@ def render_validation(outcome: SuiteOutcome, ctx: PageContext) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_text_atomic(path, text)
 
 
 def _locked(directory: Path):

@@ -250,7 +250,7 @@ def build_expectations_check(asset_key: dg.AssetKey, spec: DatasetSpec, suite: S
         outcome = validate(to_frame(_read(platform, spec, scope.window)), suite)
         page = None
         try:
-            page = write_validation(platform.settings().reports_dir, outcome, PageContext(
+            page = write_validation(platform.reports_dir, outcome, PageContext(
                 dataset=spec.id, window=scope.window, partitions=scope.keys, run_id=context.run.run_id,
                 suite_path=str(suite.path) if suite.path else None))
         except OSError as exc:  # the report is a convenience: never fail the check on it

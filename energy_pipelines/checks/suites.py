@@ -42,6 +42,7 @@ from typing import Any
 
 from energy_pipelines.catalog import Catalog, DatasetSpec, default_catalog
 from energy_pipelines.settings import CATALOG_DIR, EXPECTATIONS_DIR, PROJECT_ROOT
+from energy_pipelines.storage.atomic import write_text_atomic
 
 GENERATED = "generated"
 DOMAIN = "domain"
@@ -312,10 +313,7 @@ def sync(catalog: Catalog, directory: Path | str, *, write: bool = True, prune: 
             continue
         (report.written if existing is not None else report.created).append(path)
         if write:
-            directory.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            write_text_atomic(path, text)
     if datasets is None:
         for path in sorted(directory.glob("*.json")):
             if path.stem not in catalog.datasets:

@@ -145,6 +145,12 @@ class CkanPublisher:
             )
         return cls(env[ENV_URL].strip(), env[ENV_API_KEY], **kwargs)
 
+    @classmethod
+    def from_settings(cls, settings, **kwargs: Any) -> CkanPublisher:
+        """Build from the settings' DATASUD_URL and DATASUD_API_KEY (names the missing one, never a value)."""
+        key = settings.datasud_api_key.get_secret_value() if settings.datasud_api_key else ""
+        return cls.from_env({ENV_URL: settings.datasud_url or "", ENV_API_KEY: key}, **kwargs)
+
     def __repr__(self) -> str:
         key = "<redacted>" if self._key else None
         return f"CkanPublisher(base_url={self.base_url!r}, api_key={key})"

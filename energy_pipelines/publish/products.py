@@ -9,22 +9,20 @@ corrected source file re-publishes exactly the months it touched.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from energy_pipelines.catalog import Catalog, DatasetSpec
+from energy_pipelines.clock import PARIS, paris_periods
 from energy_pipelines.governance.lineage import Effective
 from energy_pipelines.publish.base import ResourceFile, file_sha256
 from energy_pipelines.storage import ParquetStore
+from energy_pipelines.storage.atomic import write_atomic, write_text_atomic
 
-PARIS = ZoneInfo("Europe/Paris")
 FRICTIONLESS_TYPES = {"string": "string", "int64": "integer", "float64": "number", "bool": "boolean",
                       "timestamp": "datetime", "date": "date"}
 
@@ -38,26 +36,17 @@ class ProductFile:
 
 
 def _months(store: ParquetStore, dataset: str) -> list[tuple[datetime, datetime]]:
-    """Paris months that hold stored rows (a UTC date file can touch two Paris months)."""
-    months = set()
-    for path in store.files(dataset):
-        day = datetime.strptime(path.parent.name.removeprefix("date="), "%Y-%m-%d")
-        for hour in (0, 23):
-            local = day.replace(hour=hour, tzinfo=ZoneInfo("UTC")).astimezone(PARIS)
-            months.add((local.year, local.month))
-    out = []
-    for year, month in sorted(months):
-        start = datetime(year, month, 1, tzinfo=PARIS)
-        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=PARIS)
-        out.append((start, end))
-    return out
+    """Paris months that may hold stored rows (a UTC date can touch two Paris months)."""
+    span = store.stored_span(dataset)
+    if span is None:
+        return []
+    return [(p.start.astimezone(PARIS), p.end.astimezone(PARIS))
+            for p in paris_periods(*span, "month", partial=True, clip=False)]
 
 
 def _write_deterministic(table: pa.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=128 * 1024, write_statistics=True)
-    os.replace(tmp, target)
+    write_atomic(target, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=128 * 1024,
+                                                    write_statistics=True))
 
 
 def export_product(spec: DatasetSpec, store: ParquetStore, staging: Path, file_metadata: dict) -> list[ProductFile]:
@@ -140,9 +129,7 @@ def datapackage(spec: DatasetSpec, eff: Effective, catalog: Catalog, files: list
 def write_datapackage(package: dict, staging: Path) -> ProductFile:
     path = staging / "datapackage.json"
     text = json.dumps(package, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    tmp = path.with_name(f".datapackage.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
     return ProductFile(ResourceFile(name="datapackage.json", path=path, format="JSON",
                                     description="Frictionless data package: schema, sources, licences, owners"),
                        None, file_sha256(path), path.stat().st_size)

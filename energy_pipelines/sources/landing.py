@@ -4,6 +4,12 @@ Reading is per file: a file that cannot be read is reported (a reject naming the
 problem) and the others are still read, so one bad file never stops the half-hourly flow.
 The UTC span of each file is remembered in `.spans.json` (keyed by size and mtime), so a
 half-hourly run only opens the files that can hold its half-hour.
+
+Only regular files that really live inside the folder are deliveries: a symbolic link is never
+followed (a link to a file elsewhere, or to a secret, is reported by name only, its content never
+read), nor is a file above the size limit. Everything not read is reported with the reason
+(`WindowRead.ignored`), never skipped without a word. Names starting with '.' are our own
+temporary files (`.<name>.<uuid>.tmp` during an atomic write) and the span cache.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -19,11 +26,17 @@ from pathlib import Path
 import pandas as pd
 
 from energy_pipelines.sources.base import REJECT_COLUMNS, SourceAdapter, SourceFileError
+from energy_pipelines.storage.atomic import write_bytes_atomic
 
 UTC = timezone.utc
 SPANS_FILE = ".spans.json"
 # a row stamped t covers [t, t + step): a file's span ends one step after its last row
 ROW_STEP = timedelta(minutes=30)
+
+
+DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
+# our own files in a landing folder: the span cache and atomic-write temporaries
+_INTERNAL = re.compile(r"^\.(spans\.json|.+\.[0-9a-f]{32}\.tmp)$")
 
 
 @dataclass
@@ -34,33 +47,50 @@ class WindowRead:
     files_skipped: int = 0
     bad_files: dict[str, str] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)  # file -> why it is not a delivery
+    misnamed: dict[str, str] = field(default_factory=dict)  # file -> how its name and rows disagree
 
 
 class LandingZone:
-    def __init__(self, root: Path | str, source_id: str):
+    def __init__(self, root: Path | str, source_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES):
         self.source_id = source_id
         self.dir = Path(root) / source_id
+        self.max_file_bytes = max_file_bytes
+
+    def scan(self) -> tuple[list[Path], dict[str, str]]:
+        """(the deliveries, {relative name: why it is not read}) — nothing is skipped silently."""
+        if not self.dir.exists():
+            return [], {}
+        files, ignored = [], {}
+        for path in sorted(self.dir.rglob("*")):  # rglob does not descend into linked folders
+            rel = str(path.relative_to(self.dir))
+            if path.is_symlink():
+                ignored[rel] = "symbolic link: not followed (deliver the file itself)"
+            elif path.is_dir():
+                continue
+            elif _INTERNAL.match(path.name):
+                continue
+            elif not path.is_file():
+                ignored[rel] = "not a regular file"
+            elif path.name.startswith((".", "_")):
+                ignored[rel] = "hidden or internal name (starts with '.' or '_'): rename it to deliver it"
+            elif any(p.is_symlink() for p in path.relative_to(self.dir).parents if str(p) != "."):
+                ignored[rel] = "inside a linked folder: not followed"
+            elif path.stat().st_size > self.max_file_bytes:
+                ignored[rel] = (f"{path.stat().st_size / 1e6:.1f} MB is above the landing limit of "
+                                f"{self.max_file_bytes / 1e6:.0f} MB (ENERGY_PIPELINES_MAX_LANDING_FILE_MB)")
+            else:
+                files.append(path)
+        return files, ignored
 
     def files(self) -> list[Path]:
-        """Every delivered file; names starting with '.' or '_' (temporary, internal) are not data."""
-        if not self.dir.exists():
-            return []
-        out = []
-        for path in sorted(self.dir.rglob("*")):
-            rel = path.relative_to(self.dir)
-            if path.is_file() and not any(part.startswith((".", "_")) for part in rel.parts):
-                out.append(path)
-        return out
+        """Every delivery (regular files inside the folder, within the size limit)."""
+        return self.scan()[0]
 
     def write_atomic(self, name: str, content: bytes | str, encoding: str = "utf-8") -> Path:
         """Writers (simulator, API fetch) deliver files whole: temp file, then rename."""
-        target = self.dir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         data = content.encode(encoding) if isinstance(content, str) else content
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-        return target
+        return write_bytes_atomic(self.dir / name, data)
 
     # -- span cache ---------------------------------------------------------------------
 
@@ -88,15 +118,21 @@ class LandingZone:
         fresh_spans: dict[str, dict] = {}
         frames, reject_frames = [], []
         result = WindowRead(rows=pd.DataFrame(), rejects=pd.DataFrame(columns=REJECT_COLUMNS))
-        files = self.files()
+        files, result.ignored = self.scan()
+        now = datetime.now(UTC)
+        for rel, why in result.ignored.items():
+            log.warning("landing/%s/%s ignored: %s", self.source_id, rel, why)
         for i, path in enumerate(files):
             rel = str(path.relative_to(self.dir))
             fingerprint = self._fingerprint(path)
             cached = spans.get(rel)
             if cached and {k: cached.get(k) for k in fingerprint} != fingerprint:
                 cached = None  # the file changed since: a corrected delivery
-            span = adapter.span_from_name(path)
-            if span is None and cached and "start" in cached:
+            named = adapter.span_from_name(path)
+            # a name is trusted to skip a file only for the past: a future-dated name is read (its rows
+            # place themselves), so a misnamed delivery is never left unread
+            span = named if named is not None and named[0] <= now else None
+            if cached and "start" in cached:
                 span = (datetime.fromisoformat(cached["start"]), datetime.fromisoformat(cached["end"]))
             if span is not None and (span[1] <= start or span[0] >= end):
                 result.files_skipped += 1
@@ -129,6 +165,11 @@ class LandingZone:
             if len(rows):
                 first, last = rows["datetime_utc"].min(), rows["datetime_utc"].max()
                 fresh_spans[rel] = {**fingerprint, "start": first.isoformat(), "end": (last + ROW_STEP).isoformat()}
+                if named is not None and (last < named[0] or first >= named[1]):
+                    result.misnamed[rel] = (f"name places it in [{named[0]:%Y-%m-%dT%H:%MZ}, {named[1]:%Y-%m-%dT%H:%MZ})"
+                                            f" but its rows run from {first:%Y-%m-%dT%H:%MZ} to {last:%Y-%m-%dT%H:%MZ};"
+                                            " rows are placed by their own timestamps")
+                    log.warning("landing/%s/%s: %s", self.source_id, rel, result.misnamed[rel])
             else:
                 fresh_spans[rel] = fingerprint
             in_window = (rows["datetime_utc"] >= start) & (rows["datetime_utc"] < end) if len(rows) else []

@@ -10,12 +10,11 @@ per-dataset lock, so readers never see half a file and concurrent runs never los
 from __future__ import annotations
 
 import fcntl
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from energy_pipelines.clock import UTC
+from energy_pipelines.storage.atomic import write_atomic
 from energy_pipelines.storage.schema import SchemaMismatch, to_arrow
 
-UTC = timezone.utc
 PART_FILE = "part.parquet"
 APPEND_PREFIX = "issued-"
 WHOLE_FILE = "data.parquet"
@@ -98,6 +98,19 @@ class ParquetStore:
         if whole.exists():
             return [whole]
         return sorted(base.glob("date=*/*.parquet"))
+
+    def utc_days(self, dataset: str) -> list[date]:
+        """The UTC dates holding rows of a time-partitioned dataset (the layout is this module's business)."""
+        return sorted(date.fromisoformat(p.parent.name.removeprefix("date="))
+                      for p in self.files(dataset) if p.parent.name.startswith("date="))
+
+    def stored_span(self, dataset: str) -> tuple[datetime, datetime] | None:
+        """[first UTC day, day after the last) holding rows, or None when nothing is stored by date."""
+        days = self.utc_days(dataset)
+        if not days:
+            return None
+        lo, hi = days[0], days[-1] + timedelta(days=1)
+        return (datetime(lo.year, lo.month, lo.day, tzinfo=UTC), datetime(hi.year, hi.month, hi.day, tzinfo=UTC))
 
     def glob(self, dataset: str) -> str:
         """A DuckDB/pyarrow glob over the dataset's files."""
@@ -265,14 +278,7 @@ def _align(table: pa.Table, schema: pa.Schema, dataset: str, path: Path) -> pa.T
 
 
 def _atomic_write(table: pa.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def _remove(path: Path) -> None:

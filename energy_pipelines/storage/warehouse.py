@@ -1,4 +1,10 @@
-"""`warehouse.duckdb`: one view per dataset over its Parquet files, so SQL works at once."""
+"""`warehouse.duckdb`: one view per dataset over its Parquet files, so SQL works at once.
+
+Views name their files relative to the data root (`warehouse/<dataset>/...`), so a copied or
+restored root reads its own files, never the old root's: open it from the data root
+(`cd $ENERGY_PIPELINES_HOME && duckdb warehouse.duckdb`), or through `Warehouse.connect()`, which
+sets DuckDB's `file_search_path` to the root. User SQL goes through `storage.query` (read-only).
+"""
 
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ class Warehouse:
         name = _quote(dataset)
         if self.store.files(dataset):
             kind, create = "VIEW", (f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet("
-                                    f"'{self.store.glob(dataset)}', hive_partitioning = false, union_by_name = true)")
+                                    f"'{self.relative_glob(dataset)}', hive_partitioning = false, union_by_name = true)")
         elif schema is not None:
             empty = schema.empty_table()  # noqa: F841  (read by DuckDB's replacement scan below)
             kind, create = "TABLE", f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM empty"
@@ -47,6 +53,7 @@ class Warehouse:
                 with open(self.path.with_suffix(".lock"), "w") as handle:
                     fcntl.flock(handle, fcntl.LOCK_EX)
                     with duckdb.connect(str(self.path)) as con:
+                        con.execute(f"SET file_search_path = '{self.root}'")
                         existing = con.execute(
                             "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [dataset]
                         ).fetchone()
@@ -61,8 +68,19 @@ class Warehouse:
                 time.sleep(0.2 * 2**attempt)
         return False
 
+    @property
+    def root(self) -> Path:
+        """The data root the views' relative paths start from."""
+        return self.path.parent
+
+    def relative_glob(self, dataset: str) -> str:
+        glob = Path(self.store.glob(dataset))
+        return str(glob.relative_to(self.root)) if glob.is_relative_to(self.root) else str(glob)
+
     def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.path), read_only=read_only)
+        con = duckdb.connect(str(self.path), read_only=read_only)
+        con.execute(f"SET file_search_path = '{self.root}'")
+        return con
 
 
 def warehouse_of(home: Path | str) -> Warehouse:

@@ -7,7 +7,8 @@ keyword arguments, plus, when the function asks for them by name:
 - `window`: the run's `clock.Window` (UTC bounds of the partition or range; all time if none);
 - `params`: the use-case settings declared under `derive.params`, parsed by the pydantic model the
   parameter is annotated with (errors name the file and the field);
-- `catalog`: the catalogue (for a schema, a title), read-only.
+- `catalog`: the catalogue (for a schema, a title), read-only;
+- `spec`: the catalogue entry of the dataset being made (its schema, its title).
 
 It may return a bare DataFrame / Arrow table, or a `Derived` for rejects, figures and charts.
 Figures are plain Python values (int, float, str, bool, dict, list; None/NaN shown as n/a);

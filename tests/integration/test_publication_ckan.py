@@ -39,7 +39,7 @@ def _catalog_with(tmp_path, name, **raw_changes):
 
 def _publish(settings, instance, catalog_dir=CATALOG_DIR):
     default_catalog.cache_clear()
-    defs = build_defs(settings, catalog_dir=catalog_dir)
+    defs = build_defs(settings.with_(publish_target="datasud"), catalog_dir=catalog_dir)
     result = dg.materialize([*defs.assets, *(defs.asset_checks or [])], selection=[PUBLISH],
                             resources=defs.resources, instance=instance, raise_on_error=False)
     default_catalog.cache_clear()

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from energy_pipelines.assets import rte
+from energy_pipelines.assets.derived import build_derived_asset
 from energy_pipelines.assets.raw import build_raw_asset
 from energy_pipelines.catalog import default_catalog
 from energy_pipelines.checks import EXPECTATIONS, REJECTS, build_checks, publication_gate
@@ -26,7 +26,8 @@ T0 = datetime(2025, 3, 30, 10, 0, tzinfo=UTC)
 @pytest.fixture
 def chain(settings):
     catalog = default_catalog()
-    assets = [build_raw_asset(catalog[RAW], settings, catalog), *rte.build_assets(catalog, settings)]
+    assets = [build_raw_asset(catalog[RAW], settings, catalog),
+              *(build_derived_asset(catalog[d], settings, catalog) for d in (CORE, "out_rte__eco2mix_regional"))]
     checks = build_checks(assets, catalog, settings, clock=lambda: T0 + timedelta(hours=1))
     resources = {"platform": Platform.from_settings(settings),
                  "parquet_io": ParquetIOManager(home=str(settings.home))}

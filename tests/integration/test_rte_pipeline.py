@@ -37,8 +37,8 @@ def test_sample_range_over_both_dst_days_is_one_run_with_every_half_hour(setting
         assert core["datetime_utc"].is_unique
         assert meta(result, "core_rte__eco2mix_regional")["missing_half_hours"] == 0
     # the warehouse answers SQL over both days at once
-    import duckdb
-    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+    from energy_pipelines.storage import warehouse_of
+    with warehouse_of(settings.home).connect() as con:
         assert con.execute("select count(*) from core_rte__eco2mix_regional").fetchone()[0] == 96
         assert con.execute("select count(*) from raw_rte__eco2mix_regional_rejects").fetchone()[0] == 0
 
@@ -89,7 +89,7 @@ def fake_odre(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOdre)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeOdre.calls, FakeOdre.fail_first = [], 0
-    monkeypatch.setenv("ENERGY_PIPELINES_URL__RTE_ECO2MIX_REGIONAL", f"http://127.0.0.1:{server.server_port}")
+    FakeOdre.url = f"http://127.0.0.1:{server.server_port}"
     yield FakeOdre
     server.shutdown()
 
@@ -106,11 +106,10 @@ def _records(start, end):
 
 
 def test_live_mode_fetches_the_odre_export_with_retries_and_ingests_it(settings, fake_odre, monkeypatch):
-    monkeypatch.setenv("ENERGY_PIPELINES_MODE", "live")
     start, end = pd.Timestamp("2025-06-01T00:00Z"), pd.Timestamp("2025-06-01T06:00Z")
     fake_odre.records = _records(start, end)
     fake_odre.fail_first = 2  # two 503 answers, then the data
-    live_settings = settings.__class__(**{**settings.__dict__, "mode": "live"})
+    live_settings = settings.with_(mode="live", sources={"rte_eco2mix_regional": {"url": fake_odre.url}})
     result = run_range(live_settings, key(start), key(end - pd.Timedelta(minutes=30)))
     assert result.success
     query = parse_qs(urlparse(fake_odre.calls[-1]).query)
@@ -124,14 +123,12 @@ def test_live_mode_fetches_the_odre_export_with_retries_and_ingests_it(settings,
 
 
 def test_live_mode_without_the_api_warns_and_still_ingests_the_landing_files(settings, monkeypatch):
-    monkeypatch.setenv("ENERGY_PIPELINES_MODE", "live")
-    monkeypatch.setenv("ENERGY_PIPELINES_URL__RTE_ECO2MIX_REGIONAL", "http://127.0.0.1:9")  # closed port
     from tests.unit.test_rte_reader import ALL_HOURS, archive_rows, write_archive
 
     folder = settings.landing_dir / "rte_eco2mix_regional"
     folder.mkdir(parents=True)
     write_archive(folder / "eCO2mix_RTE_PACA_Annuel-Definitif_2025.csv", archive_rows("01/06/2025", ALL_HOURS))
-    live_settings = settings.__class__(**{**settings.__dict__, "mode": "live"})
+    live_settings = settings.with_(mode="live", sources={"rte_eco2mix_regional": {"url": "http://127.0.0.1:9"}})  # closed port
     start, end = paris_day_bounds("2025-06-01")
     instance = dg.DagsterInstance.ephemeral()
     result = run_range(live_settings, key(start), key(end - pd.Timedelta(minutes=30)), instance=instance)

@@ -34,7 +34,7 @@ def world(tmp_path_factory):
         mp.setenv("ENERGY_PIPELINES_PARTITIONS_START", "2024-01-01")
         mp.delenv(anonymise.KEY_ENV, raising=False)
         mp.delenv("DAGSTER_HOME", raising=False)
-        settings = replace(load_settings(), partitions_start=datetime(2024, 1, 1, tzinfo=UTC))
+        settings = load_settings().with_(partitions_start=datetime(2024, 1, 1, tzinfo=UTC))
         defs = build_defs(settings)
         instance = dg.DagsterInstance.ephemeral()
         assets = list(defs.assets)
@@ -182,15 +182,11 @@ def test_ownership_follows_the_lineage(world):
 
 
 def test_live_mode_without_a_key_refuses_to_pseudonymise(world):
-    mp, defs = world["mp"], world["defs"]
-    mp.setenv("ENERGY_PIPELINES_MODE__SPIE_TRANSACTION_LOG", "live")
-    try:
-        result = dg.materialize(list(defs.assets), selection=["anon_spie__charging_sessions"],
-                                partition_key=half_hour_key(datetime(2025, 10, 26, 12, tzinfo=UTC)),
-                                resources=defs.resources, instance=dg.DagsterInstance.ephemeral(),
-                                raise_on_error=False)
-    finally:
-        mp.delenv("ENERGY_PIPELINES_MODE__SPIE_TRANSACTION_LOG")
+    defs = build_defs(world["settings"].with_(sources={"spie_transaction_log": {"mode": "live"}}))
+    result = dg.materialize(list(defs.assets), selection=["anon_spie__charging_sessions"],
+                            partition_key=half_hour_key(datetime(2025, 10, 26, 12, tzinfo=UTC)),
+                            resources=defs.resources, instance=dg.DagsterInstance.ephemeral(),
+                            raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert anonymise.KEY_ENV in str(failure.event_specific_data.error.message)

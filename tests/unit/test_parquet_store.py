@@ -126,7 +126,14 @@ def test_warehouse_view_answers_sql_over_the_parquet(tmp_path):
     store.write("ds", frame(slots, 2.0), time_column="datetime_utc", window=(slots[0], slots[-1] + timedelta(minutes=30)))
     wh = Warehouse(tmp_path / "warehouse.duckdb", store)
     assert wh.refresh_view("ds")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with wh.connect() as con:
+        assert con.execute("select count(*), sum(value) from ds").fetchone() == (96, 192.0)
+    # the views name their files relative to the data root: a copied root reads its own files
+    import shutil
+    shutil.copytree(tmp_path, tmp_path.parent / f"{tmp_path.name}_restored")
+    shutil.rmtree(tmp_path / "warehouse")
+    copy = Warehouse(tmp_path.parent / f"{tmp_path.name}_restored" / "warehouse.duckdb", ParquetStore(tmp_path.parent / f"{tmp_path.name}_restored" / "warehouse"))
+    with copy.connect() as con:
         assert con.execute("select count(*), sum(value) from ds").fetchone() == (96, 192.0)
 
 

@@ -1,6 +1,5 @@
 """Half-hour partitions: UTC keys, exact Paris days of 46/48/50 half-hours, Paris calendar partitions."""
 
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -14,8 +13,8 @@ UTC = timezone.utc
 
 @pytest.fixture
 def settings():
-    return replace(load_settings({}), partitions_start=datetime(2025, 1, 1, tzinfo=UTC),
-                   partitions_end=datetime(2026, 1, 1, tzinfo=UTC))
+    return load_settings({}).with_(partitions_start=datetime(2025, 1, 1, tzinfo=UTC),
+                                   partitions_end=datetime(2026, 1, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("day", "expected"), [("2025-03-30", 46), ("2025-10-26", 50), ("2025-06-01", 48),
@@ -78,3 +77,18 @@ def test_settings_errors_name_the_variable():
         load_settings({"ENERGY_PIPELINES_PARTITIONS_START": "01/01/2025"})
     with pytest.raises(SettingsError, match="must be after the start"):
         load_settings({"ENERGY_PIPELINES_PARTITIONS_START": "2025-01-01", "ENERGY_PIPELINES_PARTITIONS_END": "2024-01-01"})
+
+
+def test_settings_come_from_one_environment_with_nested_source_overrides():
+    env = {"ENERGY_PIPELINES_MODE": "sample", "ENERGY_PIPELINES_SOURCES__RTE_ECO2MIX_REGIONAL__MODE": "live",
+           "ENERGY_PIPELINES_SOURCES__RTE_ECO2MIX_REGIONAL__URL": "http://127.0.0.1:9/api",
+           "DATASUD_API_KEY": "a-secret-token", "ENERGY_PIPELINES_PSEUDONYMISATION_KEY": "another-secret-value"}
+    settings = load_settings(env)
+    assert settings.source_mode("rte_eco2mix_regional", None) == "live"
+    assert settings.source_mode("spie_transaction_log", "sample") == "sample"
+    assert settings.source_url("rte_eco2mix_regional", "https://odre") == "http://127.0.0.1:9/api"
+    # secrets never print
+    assert "a-secret-token" not in repr(settings) and "another-secret-value" not in str(settings.model_dump())
+    assert settings.datasud_api_key.get_secret_value() == "a-secret-token"
+    with pytest.raises(SettingsError, match="ENERGY_PIPELINES_SOURCES__X__MODE='replay'"):
+        load_settings({"ENERGY_PIPELINES_SOURCES__X__MODE": "replay"})

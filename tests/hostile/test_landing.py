@@ -1,0 +1,80 @@
+"""Hostile input, part 2: what lies in a landing folder (issue 10, points 3 and 8, and the size limit)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from energy_pipelines.sources.base import FileRead, SourceAdapter
+from energy_pipelines.sources.landing import LandingZone
+
+UTC = timezone.utc
+T0 = datetime(2025, 10, 26, 10, tzinfo=UTC)
+
+
+class LineAdapter(SourceAdapter):
+    """One row per line, `YYYY-MM-DDTHH:MMZ;value`; a name `..._YYYYMMDDTHHMMZ.csv` tells its half-hour."""
+
+    def read_file(self, path):
+        rows = [line.split(";") for line in path.read_text().splitlines() if line]
+        frame = pd.DataFrame({"datetime_utc": pd.to_datetime([r[0] for r in rows], utc=True),
+                              "value": [r[1] for r in rows], "source_line": range(1, len(rows) + 1)})
+        return FileRead(rows=frame)
+
+    def span_from_name(self, path):
+        stem = path.stem.rsplit("_", 1)[-1]
+        try:
+            start = datetime.strptime(stem, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return start, start + timedelta(minutes=30)
+
+
+def _zone(tmp_path, **kw) -> LandingZone:
+    zone = LandingZone(tmp_path / "landing", "src", **kw)
+    zone.dir.mkdir(parents=True)
+    zone.write_atomic("good_20251026T1000Z.csv", f"{T0:%Y-%m-%dT%H:%MZ};1\n")
+    return zone
+
+
+def test_a_symlink_is_never_followed_and_its_target_never_read(tmp_path):
+    zone = _zone(tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("2025-10-26T10:00Z;TOP-SECRET-VALUE\n")
+    os.symlink(secret, zone.dir / "innocent_20251026T1000Z.csv")
+    os.symlink(tmp_path / "missing.csv", zone.dir / "dangling.csv")
+    read = zone.read_window(LineAdapter(), T0, T0 + timedelta(minutes=30))
+    assert read.rows["value"].tolist() == ["1"]
+    assert read.ignored == {"dangling.csv": "symbolic link: not followed (deliver the file itself)",
+                            "innocent_20251026T1000Z.csv": "symbolic link: not followed (deliver the file itself)"}
+    assert "TOP-SECRET" not in repr(read)
+
+
+def test_hidden_names_and_oversized_files_are_reported_not_skipped_silently(tmp_path):
+    zone = _zone(tmp_path, max_file_bytes=64)
+    zone.write_atomic(".held_20251026T1000Z.csv", f"{T0:%Y-%m-%dT%H:%MZ};2\n")
+    zone.write_atomic("_held_20251026T1000Z.csv", f"{T0:%Y-%m-%dT%H:%MZ};3\n")
+    zone.write_atomic("big_20251026T1000Z.csv", f"{T0:%Y-%m-%dT%H:%MZ};4\n" * 10)
+    read = zone.read_window(LineAdapter(), T0, T0 + timedelta(minutes=30))
+    assert read.rows["value"].tolist() == ["1"]
+    assert set(read.ignored) == {".held_20251026T1000Z.csv", "_held_20251026T1000Z.csv", "big_20251026T1000Z.csv"}
+    assert "starts with '.' or '_'" in read.ignored["_held_20251026T1000Z.csv"]
+    assert "above the landing limit" in read.ignored["big_20251026T1000Z.csv"]
+
+
+def test_a_future_dated_name_is_read_and_its_rows_placed_by_their_own_time(tmp_path):
+    zone = _zone(tmp_path)
+    zone.write_atomic("late_20991231T2300Z.csv", f"{T0:%Y-%m-%dT%H:%MZ};5\n")
+    read = zone.read_window(LineAdapter(), T0, T0 + timedelta(minutes=30))
+    assert sorted(read.rows["value"]) == ["1", "5"]
+    assert "late_20991231T2300Z.csv" in read.misnamed
+    assert "rows are placed by their own timestamps" in read.misnamed["late_20991231T2300Z.csv"]
+
+
+def test_our_own_temporary_files_are_neither_data_nor_reported(tmp_path):
+    zone = _zone(tmp_path)
+    (zone.dir / ".good_20251026T1000Z.csv.0123456789abcdef0123456789abcdef.tmp").write_text("half a file")
+    read = zone.read_window(LineAdapter(), T0, T0 + timedelta(minutes=30))
+    assert read.rows["value"].tolist() == ["1"] and read.ignored == {}

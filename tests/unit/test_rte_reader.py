@@ -92,7 +92,7 @@ def test_odre_csv_json_jsonl_and_zip_flavours_agree(tmp_path):
     [
         (b"", "empty file"),
         (HEADER.replace(";", ",").encode() + b"\nPACA,x\n", "no ';' or TAB separator (found ',')"),
-        ((HEADER + "\n").encode("utf-16"), "UTF-16"),
+        ((HEADER + "\n").encode("utf-16-le"), "UTF-16 without a BOM"),
         (HEADER.replace("Consommation", "Conso").encode("latin-1") + b"\n", "missing column(s) ['Consommation']"),
         (b"date;heure;valeur\n2025-01-01;00:00;1\n", "unrecognised header"),
         (b'[{"date_heure": "2025-01-01T00:00:00+00:00", "consommation": 1', "invalid JSON (truncated?)"),

@@ -167,6 +167,34 @@ def test_enedis_open_and_commune_extracts_refuse_a_horodate_without_offset(tmp_p
     assert read.rejects["reason"].iloc[0].startswith("horodate '2025-10-26T02:00:00' has no UTC offset")
 
 
+ODRE = ("code_insee_region;libelle_region;nature;date;heure;date_heure;consommation;thermique;nucleaire;eolien;"
+        "solaire;hydraulique;pompage;bioenergies;ech_physiques\n")
+
+
+def odre_row(date, heure, stamp, nature="Données temps réel"):
+    return f"93;Provence-Alpes-Côte d'Azur;{nature};{date};{heure};{stamp};4000;1000;;10;0;900;0;100;1990\n"
+
+
+def test_odre_date_heure_is_kept_with_its_offset_and_refused_without_on_both_dst_days(tmp_path):
+    path = write(tmp_path, "rte", "export.csv", ODRE
+                 + odre_row("2025-03-30", "01:45", "2025-03-30T01:45:00+01:00")
+                 + odre_row("2025-03-30", "03:00", "2025-03-30T03:00:00+02:00")
+                 + odre_row("2025-03-30", "03:15", "2025-03-30T03:15:00")
+                 + odre_row("2025-10-26", "02:15", "2025-10-26T02:15:00+02:00")
+                 + odre_row("2025-10-26", "02:15", "2025-10-26T02:15:00+01:00")
+                 + odre_row("2025-10-26", "02:30", "2025-10-26T02:30:00"))
+    read = load_adapter("rte_eco2mix").read_file(path)
+    assert read.rows["interval_start_utc"].tolist() == [ts("2025-03-30T00:45Z"), ts("2025-03-30T01:00Z"),
+                                                        ts("2025-10-26T00:15Z"), ts("2025-10-26T01:15Z")]
+    # each quarter-hour belongs to the half-hour holding it
+    assert read.rows["datetime_utc"].tolist() == [ts("2025-03-30T00:30Z"), ts("2025-03-30T01:00Z"),
+                                                  ts("2025-10-26T00:00Z"), ts("2025-10-26T01:00Z")]
+    reasons = dict(zip(read.rejects["source_line"], read.rejects["reason"], strict=True))
+    assert set(reasons) == {4, 7}
+    assert reasons[4].startswith("date_heure '2025-03-30T03:15:00' has no UTC offset")
+    assert reasons[7].startswith("date_heure '2025-10-26T02:30:00' has no UTC offset")
+
+
 def test_rte_archive_keeps_its_documented_dst_rule(tmp_path):
     """Paris wall-clock by definition: the spring fillers refused, the autumn label read as summer time."""
     header = ("Périmètre;Nature;Date;Heures;Consommation;Thermique;Nucléaire;Eolien;Solaire;Hydraulique;Pompage;"

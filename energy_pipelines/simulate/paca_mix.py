@@ -142,6 +142,11 @@ def mix(times: pd.DatetimeIndex) -> pd.DataFrame:
     return frame[["datetime_utc", *VALUES]]
 
 
+def _pct(value: float) -> str:
+    """A percentage as the export writes it: 21.8, 0, 3.96."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") if np.isfinite(value) else ""
+
+
 def _whole(values: pd.Series) -> list[str]:
     return [str(int(v)) for v in values]
 
@@ -171,8 +176,8 @@ def _export_frame(frame: pd.DataFrame, nature: str, region_code: str) -> pd.Data
         mw = frame[f].to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             tco = np.round(100 * mw / consumption, 2)
-        out[f"tco_{f}"] = np.where(valued, [f"{v:.2f}".rstrip("0").rstrip(".") if np.isfinite(v) else "" for v in tco], "")
-        out[f"tch_{f}"] = np.where(valued, [f"{v:.2f}".rstrip("0").rstrip(".") for v in np.round(100 * mw / cap, 2)], "")
+        out[f"tco_{f}"] = np.where(valued, [_pct(v) for v in tco], "")
+        out[f"tch_{f}"] = np.where(valued, [_pct(v) for v in np.round(100 * mw / cap, 2)], "")
     out["column_68"] = out["column_30"] = ""
     return out
 

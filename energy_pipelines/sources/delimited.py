@@ -1,8 +1,9 @@
 """Reading the delimited text files providers drop (SPIE, Enedis, Météo-France, IRVE, INSEE).
 
 One place for what they share: gzip or plain bytes, UTF-8 (with or without BOM), UTF-16 (with
-its BOM, as Excel's "Unicode text" export writes it) or latin-1, a header row, rows with a wrong number of fields turned into rejects (never dropped), every value
-kept as text with its line number, and rejects built from a boolean mask with a reason.
+its BOM, as Excel's "Unicode text" export writes it) or latin-1, a header row, rows with a wrong
+number of fields turned into rejects (never dropped), every value kept as text with its line
+number, and rejects built from a boolean mask with a reason.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from energy_pipelines.clock import PARIS_NAME, UTC
 from energy_pipelines.sources.base import SourceFileError
-from energy_pipelines.sources.timeparse import parse_instants
+from energy_pipelines.sources.timeparse import parse_instants, wall_clock_to_utc
 
 IRVE_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{4,33}$")
 _SLOT_IN_NAME = re.compile(r"_(\d{8}T\d{4})Z\.csv$")
@@ -138,7 +139,7 @@ def to_utc(text: pd.Series) -> pd.Series:
 def paris_midnight_utc(day_text: pd.Series) -> pd.Series:
     """A calendar date of Paris, YYYY-MM-DD -> the UTC instant of its midnight (NaT if invalid)."""
     day = pd.to_datetime(day_text, format="%Y-%m-%d", errors="coerce")
-    return day.dt.tz_localize(PARIS_NAME).dt.tz_convert(UTC)
+    return wall_clock_to_utc(day, PARIS_NAME).utc  # Paris midnight always exists, never twice
 
 
 def slot_span(path: Path) -> tuple[datetime, datetime] | None:

@@ -18,17 +18,17 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import UTC
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, SourceFileError, reject_frame
 from energy_pipelines.sources.timeparse import parse_instants
 
-UTC = timezone.utc
 
 CURVE_FIELDS = ["courbe_moyenne_ndeg1_wh", "indice_representativite_courbe_ndeg1",
                 "courbe_moyenne_ndeg2_wh", "indice_representativite_courbe_ndeg2",

@@ -247,7 +247,8 @@ class RteEco2mixAdapter(SourceAdapter):
         utc, anchor = located.utc, located.anchor
         problems = pd.Series("", index=frame.index)
         problems[utc.isna()] = "local time does not exist (spring-forward DST gap): RTE filler row"
-        problems[(problems == "") & quarter[keep]] = "quarter-hour row carries values; the regional series is half-hourly"
+        problems[(problems == "") & quarter[keep]] = ("quarter-hour row carries values; the regional series is "
+                                                      "half-hourly")
         problems[(problems == "") & empty[keep]] = "half-hour row with no value in any column"
         for i in np.flatnonzero(problems.to_numpy() != ""):
             rejects.append({"datetime_utc": anchor.iat[i], "source_line": int(frame["source_line"].iat[i]),
@@ -303,7 +304,8 @@ class RteEco2mixAdapter(SourceAdapter):
         stamp = parsed.utc
         reason = parsed.reason.copy()
         day = _texts(frame["date"], csv_text) if "date" in fields else pd.Series(None, index=frame.index, dtype=object)
-        hour = _texts(frame["heure"], csv_text) if "heure" in fields else pd.Series(None, index=frame.index, dtype=object)
+        hour = _texts(frame["heure"], csv_text) if "heure" in fields else \
+            pd.Series(None, index=frame.index, dtype=object)
         written = pd.to_datetime(day.astype("string") + " " + hour.astype("string").str[:5],
                                  format="%Y-%m-%d %H:%M", errors="coerce")
         paris = stamp.dt.tz_convert(PARIS_NAME)

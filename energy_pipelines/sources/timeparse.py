@@ -71,7 +71,8 @@ def parse_instants(text: pd.Series, what: str = "timestamp") -> Parsed:
             reasons[i] = (f"{what} {value!r} has no UTC offset: a local time without its zone is refused "
                           "(it would be a guess, and names two instants at the autumn DST change)")
         else:
-            reasons[i] = f"unparseable {what} {value!r} (expected ISO 8601 with a UTC offset, e.g. 2025-10-26T02:10:00+01:00)"
+            reasons[i] = (f"unparseable {what} {value!r} (expected ISO 8601 with a UTC offset, "
+                          "e.g. 2025-10-26T02:10:00+01:00)")
     missing = codes < 0
     take = np.where(missing, 0, codes)
     utc = pd.Series(parsed.take(take) if len(uniques) else pd.DatetimeIndex([], tz="UTC"), index=values.index)

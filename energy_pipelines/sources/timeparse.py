@@ -59,15 +59,15 @@ def parse_instants(text: pd.Series, what: str = "timestamp") -> Parsed:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniques = pd.Index(uniques, dtype="string")
     shaped = uniques.str.fullmatch(WITH_OFFSET.pattern).fillna(False).to_numpy(dtype=bool)
-    naive = uniques.str.fullmatch(WITHOUT_OFFSET.pattern).fillna(False).to_numpy(dtype=bool)
-    parsed = pd.DatetimeIndex(pd.to_datetime(pd.Series(uniques.where(shaped, None), dtype=object), utc=True,
-                                             errors="coerce", format="ISO8601"))
+    text = uniques if shaped.all() else uniques.where(shaped, None)
+    parsed = pd.DatetimeIndex(pd.to_datetime(text.to_numpy(dtype=object), utc=True, errors="coerce",
+                                             format="ISO8601"))
     reasons = np.full(len(uniques), "", dtype=object)
     for i in np.flatnonzero(parsed.isna()):
         value = uniques[i]
         if value == "":
             reasons[i] = f"missing {what}"
-        elif naive[i]:
+        elif WITHOUT_OFFSET.fullmatch(value):
             reasons[i] = (f"{what} {value!r} has no UTC offset: a local time without its zone is refused "
                           "(it would be a guess, and names two instants at the autumn DST change)")
         else:

@@ -1,8 +1,9 @@
 """Reading the delimited text files providers drop (SPIE, Enedis, Météo-France, IRVE, INSEE).
 
-One place for what they share: gzip or plain bytes, UTF-8 (with or without BOM) or latin-1, a
-header row, rows with a wrong number of fields turned into rejects (never dropped), every value
-kept as text with its line number, and rejects built from a boolean mask with a reason.
+One place for what they share: gzip or plain bytes, UTF-8 (with or without BOM), UTF-16 (with
+its BOM, as Excel's "Unicode text" export writes it) or latin-1, a header row, rows with a wrong
+number of fields turned into rejects (never dropped), every value kept as text with its line
+number, and rejects built from a boolean mask with a reason.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +21,40 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from energy_pipelines.clock import PARIS_NAME, UTC
 from energy_pipelines.sources.base import SourceFileError
+from energy_pipelines.sources.timeparse import parse_instants, wall_clock_to_utc
 
-UTC = timezone.utc
 IRVE_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{4,33}$")
 _SLOT_IN_NAME = re.compile(r"_(\d{8}T\d{4})Z\.csv$")
 
 
+_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
 def decode(path: Path, raw: bytes | None = None) -> str:
+    """File bytes -> text: gunzipped if needed; UTF-16 by its BOM; UTF-8 (BOM dropped) else latin-1."""
     raw = path.read_bytes() if raw is None else raw
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise SourceFileError(path, f"corrupt gzip archive: {exc}") from None
+    if raw[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise SourceFileError(path, "UTF-32 text: expected UTF-8, UTF-16 or latin-1")
+    if (codec := _UTF16_BOMS.get(raw[:2])) is not None:
+        try:
+            text = raw[2:].decode(codec)
+        except UnicodeDecodeError as exc:
+            raise SourceFileError(path, f"invalid UTF-16 text (BOM {codec}) at byte {exc.start + 2}") from None
+        if not text.strip():
+            raise SourceFileError(path, "empty file")
+        return text
     if not raw.strip():
         raise SourceFileError(path, "empty file")
     if b"\x00" in raw[:4096]:
-        raise SourceFileError(path, "binary content (NUL bytes; UTF-16?): expected UTF-8 or latin-1 text")
+        raise SourceFileError(path, "binary content (NUL bytes; UTF-16 without a BOM?): expected UTF-8, "
+                                    "UTF-16 with its BOM, or latin-1 text")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -111,14 +128,18 @@ def to_number(text: pd.Series) -> pd.Series:
 
 
 def to_utc(text: pd.Series) -> pd.Series:
-    """ISO 8601 with an offset or Z -> tz-aware UTC; anything else -> NaT."""
-    return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    """ISO 8601 with an offset or Z -> tz-aware UTC; anything else -> NaT.
+
+    A value without an offset is NaT too (never the previous row's offset): see
+    `timeparse.parse_instants`, which also says why each value was refused.
+    """
+    return parse_instants(text).utc
 
 
 def paris_midnight_utc(day_text: pd.Series) -> pd.Series:
     """A calendar date of Paris, YYYY-MM-DD -> the UTC instant of its midnight (NaT if invalid)."""
     day = pd.to_datetime(day_text, format="%Y-%m-%d", errors="coerce")
-    return day.dt.tz_localize("Europe/Paris").dt.tz_convert(UTC)
+    return wall_clock_to_utc(day, PARIS_NAME).utc  # Paris midnight always exists, never twice
 
 
 def slot_span(path: Path) -> tuple[datetime, datetime] | None:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from energy_pipelines.sources.base import FileRead, SourceAdapter, SourceFileError, reject_frame
 from energy_pipelines.sources.enedis_open import check_delivery
+from energy_pipelines.sources.timeparse import parse_instants
 from energy_pipelines.territories import COMMUNE_CODE
 
 FIELDS = {
@@ -160,10 +161,8 @@ class EnedisCommuneAdapter(SourceAdapter):
         if any(text[c].str.len().ne(text[c].str.strip().str.len()).any() for c in ("horodate", "code_commune")):
             text = text.apply(lambda c: c.str.strip())
         # 48 distinct stamps a day: parse each once
-        stamps = pd.Series(text["horodate"].unique())
-        parsed = pd.to_datetime(stamps, utc=True, errors="coerce", format="ISO8601")
-        when = text["horodate"].map(pd.Series(parsed.to_numpy(), index=stamps.to_numpy()))
-        when = pd.to_datetime(when, utc=True)
+        parsed = parse_instants(text["horodate"], "horodate")  # parses each distinct stamp once
+        when = parsed.utc
         reason = pd.Series("", index=frame.index, dtype=object)
 
         def flag(mask: pd.Series, why) -> None:
@@ -172,7 +171,7 @@ class EnedisCommuneAdapter(SourceAdapter):
             if new.any():
                 reason[new] = why if isinstance(why, str) else why(text[new]).to_numpy()
 
-        flag(when.isna(), lambda t: "unparseable horodate " + t["horodate"].map(repr))
+        flag(parsed.refused, lambda t: parsed.reason[t.index])
         flag(when.notna() & ((when.dt.minute % 30 != 0) | (when.dt.second != 0)),
              lambda t: "horodate not on a half-hour boundary: " + t["horodate"])
         codes = pd.Series(text["code_commune"].unique())

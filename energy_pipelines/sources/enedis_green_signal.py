@@ -15,13 +15,14 @@ production / consumption by more than 1 %.
 from __future__ import annotations
 
 import re
-from datetime import timezone
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from energy_pipelines.clock import paris_start
 from energy_pipelines.sources.base import FileRead, SourceAdapter, reject_frame
 from energy_pipelines.sources.delimited import (
     IRVE_ID,
@@ -42,7 +43,6 @@ from energy_pipelines.sources.delimited import (
     to_utc,
 )
 
-UTC = timezone.utc
 SIGNAL_FIELDS = ["horodate", "id_station_itinerance", "num_pdl", "code_poste_source", "production_enr_wh",
                  "consommation_wh", "ratio_vert"]
 SIGNAL_COLUMNS = ["datetime_utc", "id_station_itinerance", "num_pdl", "code_poste_source", "production_enr_wh",
@@ -130,8 +130,7 @@ class GreenSignalHistoryAdapter(SourceAdapter):
     def span_from_name(self, path: Path):
         if m := _YEAR.search(path.name):
             year = int(m.group(1))
-            start = pd.Timestamp(f"{year}-01-01", tz="Europe/Paris").tz_convert(UTC).to_pydatetime()
-            return start, pd.Timestamp(f"{year + 1}-01-01", tz="Europe/Paris").tz_convert(UTC).to_pydatetime()
+            return paris_start(date(year, 1, 1)), paris_start(date(year + 1, 1, 1))
         return None
 
     def read_file(self, path: Path) -> FileRead:

@@ -18,16 +18,17 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import UTC
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, SourceFileError, reject_frame
+from energy_pipelines.sources.timeparse import parse_instants
 
-UTC = timezone.utc
 
 CURVE_FIELDS = ["courbe_moyenne_ndeg1_wh", "indice_representativite_courbe_ndeg1",
                 "courbe_moyenne_ndeg2_wh", "indice_representativite_courbe_ndeg2",
@@ -149,11 +150,12 @@ class EnedisOpenAdapter(SourceAdapter):
         check_delivery(path, dataset, SOURCE_DATASETS, names, REQUIRED[dataset])
         frame = pd.DataFrame({f: [_text(r.get(f)) for _, r in good] for f in FIELDS[dataset]})
         lines = np.array([n for n, _ in good], dtype="int64")
-        stamp = pd.to_datetime(frame["horodate"], utc=True, errors="coerce", format="ISO8601")
-        bad = stamp.isna().to_numpy()
+        parsed = parse_instants(frame["horodate"], "horodate")
+        stamp = parsed.utc
+        bad = parsed.refused.to_numpy()
         for i in np.flatnonzero(bad):
             rejects.append({"datetime_utc": None, "source_line": int(lines[i]),
-                            "reason": f"unparseable horodate {frame['horodate'].iat[i]!r}", "record": good[i][1]})
+                            "reason": parsed.reason.iat[i], "record": good[i][1]})
         frame = frame[~bad].reset_index(drop=True)
         frame.insert(0, "datetime_utc", stamp[~bad].reset_index(drop=True))
         frame["source_line"] = lines[~bad]

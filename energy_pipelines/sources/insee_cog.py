@@ -16,17 +16,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from energy_pipelines.clock import UTC, paris_start
 from energy_pipelines.sources.base import FileRead, SourceAdapter, SourceFileError, reject_frame
 from energy_pipelines.territories import COMMUNE_CODE
 
-UTC = timezone.utc
-PARIS = ZoneInfo("Europe/Paris")
 COG_FIELDS = ["TYPECOM", "COM", "REG", "DEP", "LIBELLE"]
 EPCI_FIELDS = ["siren", "raison_sociale", "nature_juridique", "insee", "nom_membre", "dep_com"]
 RAW_COLUMNS = ["datetime_utc", "file_kind", "millesime", "commune_code", "commune_type", "commune_name",
@@ -64,7 +62,7 @@ class InseeCogAdapter(SourceAdapter):
             raise SourceFileError(path, f"unrecognised header {header[:6]}...: expected the INSEE COG communes "
                                         f"file ({','.join(COG_FIELDS)}...) or DGCL epcicom ({','.join(EPCI_FIELDS)}...)")
         year = _millesime(path, header)
-        stamp = datetime(year, 1, 1, tzinfo=PARIS).astimezone(UTC) if year else datetime(1970, 1, 1, tzinfo=UTC)
+        stamp = paris_start(date(year, 1, 1)) if year else datetime(1970, 1, 1, tzinfo=UTC)
         pop_field = f"ptot_{year}" if year and f"ptot_{year}" in header else next(
             (h for h in header if h.startswith("ptot_")), None)
         rows, rejects = [], []

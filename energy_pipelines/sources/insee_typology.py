@@ -10,15 +10,15 @@ population). `datetime_utc` is the 1st of January of the vintage year found in t
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from energy_pipelines.clock import UTC, paris_start
 from energy_pipelines.sources.base import FileRead, SourceAdapter, reject_frame
 from energy_pipelines.sources.delimited import first_reason, read_delimited, reject_rows, to_number
 
-UTC = timezone.utc
 FIELDS = ["CODGEO", "LIBGEO", "DENS", "LIBDENS"]
 COLUMNS = ["datetime_utc", "commune_code", "commune_name", "density_level", "density_label", "population",
            "source_line"]
@@ -29,7 +29,7 @@ class CommuneTypologyAdapter(SourceAdapter):
     def read_file(self, path: Path) -> FileRead:
         frame, rejects = read_delimited(path, required=FIELDS)
         if m := _YEAR.search(path.name):
-            vintage = pd.Timestamp(f"{m.group(1)}-01-01", tz="Europe/Paris").tz_convert(UTC)
+            vintage = pd.Timestamp(paris_start(date(int(m.group(1)), 1, 1)))
         else:
             vintage = pd.Timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC))
         level = to_number(frame["DENS"])

@@ -19,18 +19,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import requests
 
+from energy_pipelines.clock import UTC
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, SourceFileError, reject_frame
 from energy_pipelines.sources.delimited import IRVE_ID, decode, first_reason, paris_midnight_utc, read_delimited, reject_rows, to_number
 from energy_pipelines.sources.file_fetch import download, session
 
-UTC = timezone.utc
 REQUIRED = ["contact_operateur", "nom_enseigne", "id_station_itinerance", "nom_station", "implantation_station",
             "adresse_station", "coordonneesXY", "nbre_pdc", "id_pdc_itinerance", "puissance_nominale",
             "prise_type_ef", "prise_type_2", "prise_type_combo_ccs", "prise_type_chademo", "prise_type_autre",

@@ -14,17 +14,18 @@ timeouts and retries; an unreachable portal is a warning and the files already t
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import requests
 
+from energy_pipelines.clock import UTC
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, reject_frame
 from energy_pipelines.sources.delimited import first_reason, read_delimited, reject_rows, to_number
 from energy_pipelines.sources.file_fetch import download, session
+from energy_pipelines.sources.timeparse import wall_clock_to_utc
 
-UTC = timezone.utc
 FIELDS = ["NUM_POSTE", "NOM_USUEL", "LAT", "LON", "ALTI", "AAAAMMJJHH", "T"]
 COLUMNS = ["datetime_utc", "station_id", "station_name", "commune_code", "departement_code", "latitude",
            "longitude", "altitude_m", "temperature_c", "irradiance_wm2", "source_line"]
@@ -48,7 +49,9 @@ class MeteoFranceHourlyAdapter(SourceAdapter):
 
     def read_file(self, path: Path) -> FileRead:
         frame, rejects = read_delimited(path, required=FIELDS)
-        when = pd.to_datetime(frame["AAAAMMJJHH"], format="%Y%m%d%H", errors="coerce").dt.tz_localize(UTC)
+        # UTC by definition of the format: no offset to read, no DST to resolve
+        hour = pd.to_datetime(frame["AAAAMMJJHH"], format="%Y%m%d%H", errors="coerce")
+        when = wall_clock_to_utc(hour, "UTC").utc
         temp = to_number(frame["T"])
         glo = to_number(frame["GLO"]) if "GLO" in frame else pd.Series(float("nan"), index=frame.index)
         lat, lon, alt = to_number(frame["LAT"]), to_number(frame["LON"]), to_number(frame["ALTI"])

@@ -94,15 +94,17 @@ def fake_odre(monkeypatch):
     server.shutdown()
 
 
-def _records(start, end):
-    from energy_pipelines.simulate.paca_mix import mix
+MEASURES = ["consommation", "thermique", "eolien", "solaire", "hydraulique", "pompage", "bioenergies", "ech_physiques"]
 
-    times = pd.date_range(start, end, freq="30min", inclusive="left")
-    frame = mix(times)
+
+def _records(start, end):
+    """What the live API serves for eco2mix-regional-tr: one record per quarter-hour."""
+    from energy_pipelines.simulate.paca_mix import quarter_hour_mix
+
+    frame = quarter_hour_mix(pd.date_range(start, end, freq="15min", inclusive="left"))
     return [{"code_insee_region": "93", "nature": "Données temps réel", "date_heure": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-             **{c: float(frame[c].iloc[i]) for c in ["consommation", "thermique", "eolien", "solaire", "hydraulique",
-                                                      "pompage", "bioenergies", "ech_physiques"]}, "nucleaire": None}
-            for i, t in enumerate(times)]
+             **{c: float(frame[c].iloc[i]) for c in MEASURES}, "nucleaire": None}
+            for i, t in enumerate(frame["datetime_utc"])]
 
 
 def test_live_mode_fetches_the_odre_export_with_retries_and_ingests_it(settings, fake_odre, monkeypatch):
@@ -117,8 +119,14 @@ def test_live_mode_fetches_the_odre_export_with_retries_and_ingests_it(settings,
     assert query["timezone"] == ["UTC"]
     landed = list((settings.landing_dir / "rte_eco2mix_regional").glob("odre_eco2mix-regional-tr_93_*.json"))
     assert [p.name for p in landed] == ["odre_eco2mix-regional-tr_93_20250601T0000Z_20250601T0600Z.json"]
-    core = stored(settings, "core_rte__eco2mix_regional")
+    core = stored(settings, "core_rte__eco2mix_regional").sort_values("datetime_utc")
     assert len(core) == 12 and set(core["nature"]) == {"Données temps réel"}
+    # each half-hour is the mean of the two quarter-hours served, never one of them alone
+    served = pd.DataFrame(fake_odre.records)
+    served["half_hour"] = pd.to_datetime(served["date_heure"], utc=True).dt.floor("30min")
+    means = served.groupby("half_hour")["consommation"].mean()
+    assert core["consommation_mw"].tolist() == pytest.approx(means.loc[core["datetime_utc"]].tolist())
+    assert core["incomplete_reason"].isna().all() and set(core["source_interval_minutes"]) == {15}
     assert meta(result, "raw_rte__eco2mix_regional")["mode"] == "live"
 
 

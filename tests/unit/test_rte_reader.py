@@ -5,12 +5,17 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from energy_pipelines.sources.base import SourceFileError
 from energy_pipelines.sources.landing import LandingZone
-from energy_pipelines.sources.rte_eco2mix import ADAPTER
+from energy_pipelines.simulate.paca_mix import CONS_DEF_LABELS, cons_def_export, tr_export
+from energy_pipelines.sources.rte_eco2mix import ADAPTER, odre_field
+from energy_pipelines.sources.rte_eco2mix import RAW_COLUMNS as ADAPTER_COLUMNS
 from energy_pipelines.transforms.eco2mix import clean_eco2mix
 
 HEADER = "Périmètre;Nature;Date;Heures;Consommation;Thermique;Nucléaire;Eolien;Solaire;Hydraulique;Pompage;Bioénergies;Ech. physiques"
@@ -69,22 +74,133 @@ def test_a_label_given_twice_in_autumn_maps_to_both_occurrences(tmp_path):
     assert len(rows) == 50 and rows["datetime_utc"].is_unique
 
 
-def test_odre_csv_json_jsonl_and_zip_flavours_agree(tmp_path):
-    from energy_pipelines.simulate.paca_mix import odre_export
+TR_LABELS = {**CONS_DEF_LABELS, "column_68": "Column 68"}
+STRING_FIELDS = ("pompage", "stockage_batterie", "destockage_batterie")  # served as text by the API
 
-    times = pd.date_range("2025-10-25 22:00", "2025-10-26 23:00", freq="30min", inclusive="left", tz="UTC")
-    csv_text = odre_export(times)
+
+def api_records(csv_text: str) -> list[dict]:
+    """What the Explore API's JSON export serves for these rows: numbers as numbers (pompage and the
+    battery columns as strings), empty values as null, date_heure in UTC (timezone=UTC)."""
+    frame = pd.read_csv(io.StringIO(csv_text), sep=";", dtype=str, keep_default_na=False)
+    records = []
+    for row in frame.to_dict("records"):
+        out = {}
+        for k, v in row.items():
+            if v == "":
+                out[k] = None
+            elif k == "date_heure":
+                out[k] = pd.Timestamp(v).tz_convert("UTC").isoformat()
+            elif k in STRING_FIELDS or not v.lstrip("-").replace(".", "", 1).isdigit():
+                out[k] = v
+            else:
+                out[k] = float(v) if "." in v else int(v)
+        records.append(out)
+    return records
+
+
+def test_odre_tr_flavours_agree_field_names_labels_json_jsonl_and_zip(tmp_path):
+    quarters = pd.date_range("2025-10-25 22:00", "2025-10-26 23:00", freq="15min", inclusive="left", tz="UTC")
+    csv_text = tr_export(quarters)
+    header, body = csv_text.split("\n", 1)
+    labels = ";".join(TR_LABELS.get(f, f) for f in header.split(";")) + "\n" + body
     (tmp_path / "x.csv").write_text(csv_text, encoding="utf-8-sig")  # with a BOM
-    records = pd.read_csv(io.StringIO(csv_text), sep=";", dtype=str, keep_default_na=False).to_dict("records")
+    (tmp_path / "labels.csv").write_text(labels, encoding="utf-8")
+    records = api_records(csv_text)
+    assert isinstance(records[0]["pompage"], str) and isinstance(records[0]["consommation"], int)
     (tmp_path / "x.json").write_text(json.dumps(records))
     (tmp_path / "x.jsonl").write_text("\n".join(json.dumps(r) for r in records))
     with zipfile.ZipFile(tmp_path / "x.zip", "w") as zf:
-        zf.writestr("eCO2mix_RTE_PACA.xls", csv_text.replace(";", "\t"))
-    reads = {ext: ADAPTER.read_file(tmp_path / f"x.{ext}").rows for ext in ("csv", "json", "jsonl", "zip")}
-    assert len(reads["csv"]) == 50
-    for ext, rows in reads.items():
-        assert rows["datetime_utc"].tolist() == reads["csv"]["datetime_utc"].tolist(), ext
-        assert rows["consommation"].tolist() == reads["csv"]["consommation"].tolist(), ext
+        zf.writestr("eco2mix-regional-tr.xls", csv_text.replace(";", "\t"))
+    reads = {ext: ADAPTER.read_file(tmp_path / name) for ext, name in
+             (("csv", "x.csv"), ("labels", "labels.csv"), ("json", "x.json"), ("jsonl", "x.jsonl"), ("zip", "x.zip"))}
+    rows = reads["csv"].rows
+    assert len(rows) == 100 and (rows["interval_minutes"] == 15).all()  # 25 hours of quarter-hours
+    assert rows["interval_start_utc"].tolist() == list(quarters)
+    assert rows["datetime_utc"].tolist() == list(quarters.floor("30min"))
+    for ext, read in reads.items():
+        assert read.rejects.empty, ext
+        for col in ("interval_start_utc", "datetime_utc", "date_local", "time_local", "consommation", "pompage",
+                    "stockage_batterie", "nucleaire"):
+            assert read.rows[col].tolist() == rows[col].tolist(), (ext, col)
+
+
+def test_portal_labels_map_to_api_field_names():
+    assert [odre_field(x) for x in ["Code INSEE région", "Région", "Date - Heure", "Consommation (MW)",
+                                    "Ech. physiques (MW)", "Déstockage batterie", "TCO Bioénergies (%)",
+                                    "Prévision J-1 (MW)", "\ufeffPérimètre", "pompage"]] == [
+        "code_insee_region", "libelle_region", "date_heure", "consommation", "ech_physiques", "destockage_batterie",
+        "tco_bioenergies", "prevision_j1", "perimetre", "pompage"]
+
+
+def test_values_served_as_strings_nd_or_empty_stay_as_received(tmp_path):
+    base = {"code_insee_region": 93, "nature": "Données temps réel", "consommation": 4000, "thermique": 1000,
+            "nucleaire": None, "eolien": 10, "solaire": 0.0, "hydraulique": 900, "bioenergies": 100,
+            "ech_physiques": 1990, "stockage_batterie": "0", "destockage_batterie": ""}
+    records = [{**base, "date_heure": "2025-06-01T10:00:00+00:00", "pompage": "-51"},
+               {**base, "date_heure": "2025-06-01T10:15:00+00:00", "pompage": "ND", "consommation": 4010.5}]
+    (tmp_path / "x.json").write_text(json.dumps(records))
+    rows = ADAPTER.read_file(tmp_path / "x.json").rows
+    assert rows["pompage"].tolist() == ["-51", "ND"]
+    assert rows["consommation"].tolist() == ["4000", "4010.5"]
+    assert rows["solaire"].tolist() == ["0", "0"]  # 0.0 from JSON is the export's "0"
+    assert rows["stockage_batterie"].tolist() == ["0", "0"] and rows["destockage_batterie"].isna().all()
+    assert rows["region_code"].tolist() == ["93", "93"] and rows["nucleaire"].isna().all()
+    assert rows["date_local"].tolist() == ["2025-06-01", "2025-06-01"]  # from date_heure when not given
+    assert rows["time_local"].tolist() == ["12:00", "12:15"]
+
+
+def test_a_national_export_is_refused_by_name(tmp_path):
+    path = tmp_path / "eco2mix-national-tr.csv"
+    path.write_text("perimetre;nature;date;heure;date_heure;consommation;fioul;charbon;gaz\n"
+                    "France;Données temps réel;2022-01-01;18:15;2022-01-01T18:15:00+01:00;52869;215;27;2574\n")
+    with pytest.raises(SourceFileError, match="national export .perimetre 'France'."):
+        ADAPTER.read_file(path)
+
+
+def test_consolidated_exports_are_half_hourly_their_empty_quarter_grid_is_skipped(tmp_path):
+    text = cons_def_export(pd.date_range("2025-06-01 10:00", periods=2, freq="30min", tz="UTC"))
+    lines = text.split("\r\n")
+    empty_quarter = lines[1].replace("12:00", "12:15").split(";")
+    empty_quarter[6:] = [""] * len(empty_quarter[6:])
+    valued_quarter = lines[2].replace("12:30", "12:45")
+    path = tmp_path / "cons.csv"
+    path.write_text("\r\n".join([*lines[:3], ";".join(empty_quarter), valued_quarter, ""]), encoding="utf-8")
+    read = ADAPTER.read_file(path)
+    assert read.rows["interval_minutes"].tolist() == [30, 30]
+    assert read.rows["datetime_utc"].tolist() == [pd.Timestamp("2025-06-01T10:00Z"), pd.Timestamp("2025-06-01T10:30Z")]
+    assert read.stats["empty_grid_rows"] == 1
+    assert read.rejects["reason"].tolist() == ["quarter-hour row carries values; consolidated and definitive "
+                                               "figures are half-hourly"]
+
+
+def test_rte_dst_quirk_of_consolidated_exports_filler_rows_refused_autumn_hour_once(tmp_path):
+    spring = pd.date_range("2025-03-29 23:00", "2025-03-30 22:00", freq="30min", inclusive="left", tz="UTC")
+    autumn = pd.date_range("2025-10-25 22:00", "2025-10-26 23:00", freq="30min", inclusive="left", tz="UTC")
+    path = tmp_path / "cons.csv"
+    path.write_text(cons_def_export(spring.append(autumn), dst_quirk=True), encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
+    assert text.count(";2025-03-30;") == 48 and text.count(";2025-10-26;") == 48  # RTE's 48 local rows a day
+    read = ADAPTER.read_file(path)
+    assert sorted(read.rejects["reason"].str[:55]) == [
+        "date/heure 2025-03-30 02:00 does not exist in Paris (sp",
+        "date/heure 2025-03-30 02:30 does not exist in Paris (sp"]
+    assert "RTE filler row repeating date_heure 2025-03-30T03:00:00+02:00" in read.rejects["reason"].iloc[0]
+    day = read.rows["datetime_utc"].dt.tz_convert("Europe/Paris").dt.strftime("%Y-%m-%d").value_counts()
+    assert day["2025-03-30"] == 46
+    assert day["2025-10-26"] == 48  # the summer-time 02:00 and 02:30 are not in the export
+    autumn_rows = read.rows[read.rows["datetime_utc"].isin(autumn)]
+    assert set(autumn) - set(autumn_rows["datetime_utc"]) == {pd.Timestamp("2025-10-26T00:00Z"),
+                                                              pd.Timestamp("2025-10-26T00:30Z")}
+
+
+def test_date_heure_disagreeing_with_date_and_heure_is_refused(tmp_path):
+    text = tr_export(pd.date_range("2025-06-01 10:00", periods=2, freq="15min", tz="UTC"))
+    path = tmp_path / "tr.csv"
+    path.write_text(text.replace(";2025-06-01;12:15;", ";2025-06-01;12:45;"), encoding="utf-8")
+    read = ADAPTER.read_file(path)
+    assert len(read.rows) == 1
+    assert read.rejects["reason"].tolist() == ["date/heure 2025-06-01 12:45 disagree with date_heure "
+                                               "2025-06-01T12:15:00+02:00 (Paris 2025-06-01 12:15)"]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +208,7 @@ def test_odre_csv_json_jsonl_and_zip_flavours_agree(tmp_path):
     [
         (b"", "empty file"),
         (HEADER.replace(";", ",").encode() + b"\nPACA,x\n", "no ';' or TAB separator (found ',')"),
-        ((HEADER + "\n").encode("utf-16"), "UTF-16"),
+        ((HEADER + "\n").encode("utf-16-le"), "UTF-16 without a BOM"),
         (HEADER.replace("Consommation", "Conso").encode("latin-1") + b"\n", "missing column(s) ['Consommation']"),
         (b"date;heure;valeur\n2025-01-01;00:00;1\n", "unrecognised header"),
         (b'[{"date_heure": "2025-01-01T00:00:00+00:00", "consommation": 1', "invalid JSON (truncated?)"),
@@ -197,3 +313,122 @@ def test_files_outside_the_window_are_not_opened_twice(tmp_path, monkeypatch):
     landing.read_window(ADAPTER, *far)
     landing.read_window(ADAPTER, *far)
     assert opened == ["custom_name.csv"]  # parsed once for its span, then skipped from the cache
+
+
+# -- the core step: half-hours from the quarter-hourly real-time feed ----------------------------------
+
+QUARTER_VALUES = {"consommation": 4000, "thermique": 1000, "nucleaire": None, "eolien": 10, "solaire": 500,
+                  "hydraulique": 900, "pompage": "-50", "bioenergies": 100, "ech_physiques": 2040,
+                  "stockage_batterie": "0", "destockage_batterie": "0"}
+
+
+def tr_file(tmp_path, name: str, quarters: dict[str, dict | None]) -> pd.DataFrame:
+    """An ODRÉ JSON export of real-time quarter-hours (stamp -> value overrides, None = empty placeholder)."""
+    records = []
+    for stamp, over in quarters.items():
+        values = {k: None for k in QUARTER_VALUES} if over is None else {**QUARTER_VALUES, **over}
+        records.append({"code_insee_region": "93", "nature": "Données temps réel", "date_heure": stamp, **values})
+    path = tmp_path / name
+    path.write_text(json.dumps(records))
+    return ADAPTER.read_file(path).rows.assign(source_file=name)
+
+
+def test_a_half_hour_is_the_mean_of_its_two_quarter_hours(tmp_path):
+    raw = tr_file(tmp_path, "tr.json", {
+        "2025-06-01T10:00:00+00:00": {},
+        "2025-06-01T10:15:00+00:00": {"consommation": 4101, "solaire": 541, "pompage": "-10", "ech_physiques": 2180}})
+    cleaned = clean_eco2mix(raw)
+    (row,) = cleaned.data.to_dict("records")
+    assert row["datetime_utc"] == pd.Timestamp("2025-06-01T10:00Z") and row["source_interval_minutes"] == 15
+    assert (row["consommation_mw"], row["solaire_mw"], row["pompage_mw"]) == (4050.5, 520.5, -30.0)
+    assert row["green_share_pct"] == pytest.approx(100 * (10 + 520.5 + 900 + 100) / 4050.5, abs=1e-3)
+    assert pd.isna(row["nucleaire_mw"]) and row["incomplete_reason"] is None  # not served in either: not a gap
+    assert (row["source_file"], row["source_line"]) == ("tr.json", 1)
+    assert cleaned.rejects.empty and cleaned.figures["half_hours_from_quarter_hours"] == 1
+
+
+def test_one_quarter_hour_is_never_passed_off_as_the_half_hour(tmp_path):
+    raw = tr_file(tmp_path, "tr.json", {
+        "2025-06-01T10:00:00+00:00": {},                                         # 10:15 never came
+        "2025-06-01T11:00:00+00:00": {}, "2025-06-01T11:15:00+00:00": {"consommation": None},
+        "2025-06-01T11:30:00+00:00": {"pompage": "ND"}, "2025-06-01T11:45:00+00:00": {"pompage": "-20"}})
+    data = clean_eco2mix(raw).data.set_index("datetime_utc")
+    lone = data.loc[pd.Timestamp("2025-06-01T10:00Z")]
+    assert lone[[f"{c}_mw" for c in QUARTER_VALUES]].isna().all()  # 4000 MW of the lone quarter is nowhere
+    assert lone["incomplete_reason"].startswith("no value for quarter-hour 10:15Z; green share not computable")
+    half = data.loc[pd.Timestamp("2025-06-01T11:00Z")]
+    assert pd.isna(half["consommation_mw"]) and half["solaire_mw"] == 500 and pd.isna(half["green_share_pct"])
+    assert half["incomplete_reason"] == ("no value at 11:15Z for consommation_mw; "
+                                         "green share not computable: consommation missing")
+    nd = data.loc[pd.Timestamp("2025-06-01T11:30Z")]
+    assert pd.isna(nd["pompage_mw"]) and nd["green_share_pct"] == pytest.approx(100 * 1510 / 4000)
+    assert nd["incomplete_reason"] == "no value at 11:30Z for pompage_mw; ND (not available) from RTE: pompage"
+
+
+def test_placeholder_rows_of_unpublished_quarter_hours_make_no_half_hour(tmp_path):
+    raw = tr_file(tmp_path, "tr.json", {"2025-06-01T10:00:00+00:00": {}, "2025-06-01T10:15:00+00:00": {},
+                                        "2025-06-01T10:30:00+00:00": None, "2025-06-01T10:45:00+00:00": None})
+    cleaned = clean_eco2mix(raw)
+    assert cleaned.data["datetime_utc"].tolist() == [pd.Timestamp("2025-06-01T10:00Z")]
+    assert cleaned.figures["placeholder_rows"] == 2 and cleaned.rejects.empty
+
+
+def test_the_consolidated_half_hour_wins_over_the_real_time_quarter_hours(tmp_path):
+    real_time = tr_file(tmp_path, "odre_tr.json", {
+        "2025-06-01T10:00:00+00:00": {}, "2025-06-01T10:15:00+00:00": {"consommation": 4100},
+        "2025-06-01T10:30:00+00:00": {}, "2025-06-01T10:45:00+00:00": {}})
+    cons = tmp_path / "cons.csv"
+    cons.write_text(cons_def_export(pd.DatetimeIndex([pd.Timestamp("2025-06-01T10:00Z")])), encoding="utf-8")
+    consolidated = ADAPTER.read_file(cons).rows.assign(source_file="cons.csv")
+    cleaned = clean_eco2mix(pd.concat([real_time, consolidated], ignore_index=True))
+    kept = cleaned.data.set_index("datetime_utc")
+    assert kept.loc[pd.Timestamp("2025-06-01T10:00Z"), "nature"] == "Données consolidées"
+    assert kept.loc[pd.Timestamp("2025-06-01T10:00Z"), "source_interval_minutes"] == 30
+    assert kept.loc[pd.Timestamp("2025-06-01T10:30Z"), "nature"] == "Données temps réel"  # nothing better yet
+    # both quarter-hours it replaces are quarantined, naming the kept row
+    assert cleaned.rejects["source_line"].tolist() == [1, 2]
+    assert set(cleaned.rejects["reason"]) == {"superseded: other values kept from cons.csv:2"}
+    assert cleaned.figures["rows_in"] == cleaned.figures["raw_rows_in_kept_half_hours"] + len(cleaned.rejects)
+
+
+def test_a_quarter_hour_delivered_twice_is_kept_once(tmp_path):
+    quarters = {"2025-06-01T10:00:00+00:00": {}, "2025-06-01T10:15:00+00:00": {}}
+    raw = pd.concat([tr_file(tmp_path, "a.json", quarters), tr_file(tmp_path, "b.json", quarters)], ignore_index=True)
+    cleaned = clean_eco2mix(raw)
+    assert len(cleaned.data) == 1 and cleaned.data["consommation_mw"].iloc[0] == 4000
+    assert cleaned.rejects["reason"].tolist() == ["duplicate row: same values as b.json:1",
+                                                  "duplicate row: same values as b.json:2"]
+
+
+QUARTER_TEXT = st.one_of(st.integers(-500, 9000).map(str), st.sampled_from(["ND", "", "-"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.dictionaries(st.sampled_from(["consommation", "solaire", "pompage"]),
+                                                         QUARTER_TEXT)), min_size=8, max_size=8))
+def test_quarter_hour_invariants(quarters):
+    """Any mix of present, absent and partly empty quarter-hours over four half-hours."""
+    t0 = pd.Timestamp("2025-10-26T00:00Z")
+    rows = []
+    for i, (present, over) in enumerate(quarters):
+        if not present:
+            continue
+        start = t0 + pd.Timedelta(minutes=15 * i)
+        values = {k: None if v in (None, "") else str(v) for k, v in {**QUARTER_VALUES, **over}.items()}
+        rows.append({"datetime_utc": start.floor("30min"), "interval_start_utc": start, "interval_minutes": 15,
+                     "region_code": "93", "nature": "Données temps réel", "date_local": "x", "time_local": "x",
+                     **values, "source_line": i + 2, "source_format": "odre_csv", "source_file": "tr.csv"})
+    raw = pd.DataFrame(rows, columns=[*ADAPTER_COLUMNS, "source_file"])
+    cleaned = clean_eco2mix(raw)
+    f = cleaned.figures
+    assert f["rows_in"] == f["raw_rows_in_kept_half_hours"] + len(cleaned.rejects) + f["placeholder_rows"]
+    number = {i: pd.to_numeric(pd.Series([{**QUARTER_VALUES, **over}.get("consommation")]), errors="coerce").iloc[0]
+              if present else np.nan for i, (present, over) in enumerate(quarters)}
+    for _, row in cleaned.data.iterrows():
+        i = int((row["datetime_utc"] - t0) / pd.Timedelta(minutes=15))
+        expected = (number[i] + number[i + 1]) / 2
+        assert row["consommation_mw"] == expected or (pd.isna(row["consommation_mw"]) and pd.isna(expected))
+        if pd.isna(row["consommation_mw"]) and (pd.notna(number[i]) or pd.notna(number[i + 1])):
+            assert "consommation" in row["incomplete_reason"] or "quarter-hour" in row["incomplete_reason"]
+        if pd.isna(row["green_share_pct"]):
+            assert row["incomplete_reason"]

@@ -155,8 +155,9 @@ def communes_of(ref: Referential) -> list[Commune]:
         pop = r.population_ref
         if pd.isna(pop):  # COG without epcicom: a hashed size (median ~1,100 inhabitants, as in PACA)
             pop = float(np.exp(_rng("size", r.commune_code).normal(7.0, 1.3)))
-        out.append(Commune(r.commune_code, r.commune_name, r.departement_code, r.epci_siren, r.epci_name,
-                           float(max(pop, 5))))
+        epci = None if pd.isna(r.epci_siren) else r.epci_siren
+        out.append(Commune(r.commune_code, r.commune_name, r.departement_code, epci,
+                           None if epci is None else r.epci_name, float(max(pop, 5))))
     return out
 
 
@@ -413,7 +414,7 @@ def ore_published(communes: list[Commune], year: int) -> tuple[pd.DataFrame, pd.
 def _ore_wide(cells: pd.DataFrame, keys: list[str], year: int) -> pd.DataFrame:
     """ORE's one line per operator x filière x territory, the five sectors side by side."""
     rows = []
-    for key, group in cells.groupby(keys, sort=True):
+    for key, group in cells.groupby(keys, sort=True, dropna=False):
         key = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         row = {"operateur": key["operator"], "annee": str(year),
                "filiere": "Electricité" if key["energy"] == "electricite" else "Gaz"}

@@ -330,10 +330,15 @@ class OreConsumptionAdapter(SourceAdapter):
         # per line: year, filière, codes
         years = parse_years(ident["annee"])
         problems = year_problems(years, ident["annee"], now)
-        energy_key = ident["filiere"].map(lambda v: ENERGIES.get(snake(str(v))))
-        if "id_filiere" in ident:
-            energy_key = energy_key.fillna(ident["id_filiere"].map(lambda v: ENERGIES.get(str(v).strip())))
-        problems[(problems == "") & energy_key.isna()] = ("unknown filière " + ident["filiere"].astype(str).map(repr)
+        label = ident["filiere"].fillna("").astype(str).str.strip()
+        energy_key = label.map(lambda v: ENERGIES.get(snake(v)))
+        if "id_filiere" in ident:  # 100 electricity, 200 gas: used when the label is blank, checked otherwise
+            by_id = ident["id_filiere"].map(lambda v: ENERGIES.get(str(v).strip()))
+            clash = energy_key.notna() & by_id.notna() & (energy_key != by_id)
+            problems[(problems == "") & clash] = ("filière " + label.map(repr) + " contradicts id_filiere "
+                                                  + ident["id_filiere"].astype(str))
+            energy_key = energy_key.where(label != "", by_id)
+        problems[(problems == "") & energy_key.isna()] = ("unknown filière " + label.map(repr)
                                                           + ": expected Electricité or Gaz")
         codes: dict[str, pd.Series] = {}
         padded_total = 0

@@ -29,7 +29,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from energy_pipelines.clock import Window
+from energy_pipelines.sources.cigale_inventory import RAW_COLUMNS as CIGALE_RAW
 from energy_pipelines.sources.cigale_inventory import version_key
+from energy_pipelines.sources.enedis_production_annual import RAW_COLUMNS as ENEDIS_RAW
+from energy_pipelines.sources.ore_consumption import RAW_COLUMNS as ORE_RAW
 from energy_pipelines.territories import Territory, default_territories
 from energy_pipelines.transforms.common import REJECT_COLUMNS, rejects_from_rows
 from energy_pipelines.transforms.result import Derived
@@ -39,6 +42,9 @@ from energy_pipelines.transforms.territorial.referential import (
 )
 
 DIMS = ["year", "source", "measure", "carrier", "sector"]
+ORE_COLUMNS = ORE_RAW
+ENEDIS_COLUMNS = ENEDIS_RAW
+CIGALE_COLUMNS = CIGALE_RAW
 ORE_SECTORS = ("residentiel", "tertiaire", "industrie", "agriculture")
 
 
@@ -54,6 +60,13 @@ class Uc1Settings(BaseModel):
     # CIGALE filière -> the Enedis filière whose blank cell makes the same commune cell secret
     cigale_enedis_filieres: dict[str, str] = {"photovoltaique": "photovoltaique", "eolien": "eolien",
                                               "hydraulique": "hydraulique", "biogaz": "bioenergies"}
+
+
+def _ensure(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
+    """An input as the transform expects it, even when a source has delivered nothing yet."""
+    frame = pd.DataFrame() if frame is None else frame
+    missing = [c for c in [*columns, "source_file"] if c not in frame.columns]
+    return frame.assign(**{c: pd.Series(dtype=object) for c in missing}) if missing else frame
 
 
 def _reject(rows: pd.DataFrame, reason: str | pd.Series) -> pd.DataFrame:
@@ -175,7 +188,8 @@ def cigale_energy_cells(rows: pd.DataFrame, ore_cells: pd.DataFrame, enedis_cell
         {v: k for k, v in settings.cigale_enedis_filieres.items()}))
     enedis = enedis.dropna(subset=["carrier"])[["year", "commune_code", "carrier", "sector", "open_data_secret",
                                                 "contributors"]]
-    ops = pd.concat([ore.assign(measure="consumption"), enedis.assign(measure="production")], ignore_index=True)
+    ops = pd.concat([f for f in (ore.assign(measure="consumption"), enedis.assign(measure="production")) if not f.empty]
+                    or [ore.assign(measure="consumption")], ignore_index=True)
     ops = ops.rename(columns={"open_data_secret": "op_secret", "contributors": "op_contributors"})
     frame = frame.merge(ops, on=["year", "commune_code", "measure", "carrier", "sector"], how="left")
     frame["open_data_secret"] = frame["op_secret"].astype("boolean").fillna(False).astype(bool)
@@ -217,6 +231,9 @@ def energy_balance(ore: pd.DataFrame, enedis: pd.DataFrame, cigale: pd.DataFrame
                    params: Uc1Settings, window: Window | None = None, ore_aggregates: pd.DataFrame | None = None,
                    territories: dict[str, Territory] | None = None) -> Derived:
     """Consumption and production cells of every territory and year, the secrecy engine's input."""
+    ore = _ensure(ore, ORE_COLUMNS)
+    enedis = _ensure(enedis, ENEDIS_COLUMNS)
+    cigale = _ensure(cigale, CIGALE_COLUMNS)
     ref = _referential(communes, params, territories)
     rejects: list[pd.DataFrame] = []
     figures: dict = {"communes_in_referential": len(ref.communes), "epci": int(ref.communes["epci_siren"].nunique()),
@@ -283,6 +300,7 @@ def _concat(rejects: list[pd.DataFrame]) -> pd.DataFrame:
 def ghg_emissions(cigale: pd.DataFrame, communes: pd.DataFrame, *, params: Uc1Settings,
                   window: Window | None = None, territories: dict[str, Territory] | None = None) -> Derived:
     """CIGALE emissions (t CO2e) by sector and gas for every territory and year, with totals."""
+    cigale = _ensure(cigale, CIGALE_COLUMNS)
     ref = _referential(communes, params, territories)
     rejects: list[pd.DataFrame] = []
     figures: dict = {}

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from energy_pipelines.transforms.territorial.clustering import VARIABLE_LABELS, VIEW_LABELS, peers  # noqa: E402
+from energy_pipelines.transforms.territorial.clustering import VIEW_LABELS, peers  # noqa: E402
 from energy_pipelines.transforms.territorial.ratios import usable  # noqa: E402
 
 SECTORS = {"residentiel": ("Résidentiel", "#4e79a7"), "tertiaire": ("Tertiaire", "#f28e2b"),

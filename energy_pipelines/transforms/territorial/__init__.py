@@ -1,0 +1,1 @@
+"""UC1 territorial energy indicators: referential, additive cells, ratios, clustering (pure functions)."""

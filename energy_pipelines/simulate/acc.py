@@ -212,22 +212,44 @@ def household_load_wh(h: Household, day: date) -> np.ndarray:
     base_kw = h.annual_kwh / 8760 * 0.7 * profile * presence
     temp = _temperature(times)
     if h.heating == "electric":
-        heat_kw = 0.16 * np.clip(16.5 - temp, 0, None) * (1.0 if presence == 1.0 else 0.4)
+        heat_kw = 0.13 * np.clip(15.5 - temp, 0, None) * (1.0 if presence == 1.0 else 0.4)
     elif h.heating == "heat_pump":
-        heat_kw = 0.06 * np.clip(16.5 - temp, 0, None) * (1.0 if presence == 1.0 else 0.4)
+        heat_kw = 0.05 * np.clip(15.5 - temp, 0, None) * (1.0 if presence == 1.0 else 0.4)
     else:  # wood stove: circulation pump and fan only
-        heat_kw = 0.01 * np.clip(16.5 - temp, 0, None)
+        heat_kw = 0.01 * np.clip(15.5 - temp, 0, None)
     water_kw = np.where((hour >= 1.0) & (hour < 4.0), 0.9 * h.persons / 2, 0.0) if h.water_heater else 0.0
     kw = (base_kw + heat_kw + water_kw) * rng.lognormal(0, 0.18, len(times))
     return np.round(kw * 1000 * STEP_MINUTES / 60).astype(np.int64)
 
 
+def plane_of_array_factor(times: pd.DatetimeIndex, lat: float, lon: float, tilt_deg: float = 30.0) -> np.ndarray:
+    """Irradiance on a south-facing plane tilted `tilt_deg`, per unit of global horizontal irradiance.
+
+    Beam (75 % under the clearness of `weather`) follows the cosine of incidence; diffuse is isotropic.
+    """
+    doy = weather.day_of_year(times)
+    gamma = 2 * np.pi / 365 * (doy - 1 + (np.asarray(times.hour) - 12) / 24)
+    decl = (0.006918 - 0.399912 * np.cos(gamma) + 0.070257 * np.sin(gamma) - 0.006758 * np.cos(2 * gamma)
+            + 0.000907 * np.sin(2 * gamma) - 0.002697 * np.cos(3 * gamma) + 0.00148 * np.sin(3 * gamma))
+    eqtime = 229.18 * (0.000075 + 0.001868 * np.cos(gamma) - 0.032077 * np.sin(gamma)
+                       - 0.014615 * np.cos(2 * gamma) - 0.040849 * np.sin(2 * gamma))
+    minutes = np.asarray(times.hour * 60 + times.minute, dtype=float) + STEP_MINUTES / 2
+    h = np.deg2rad((minutes + eqtime + 4 * lon) / 4 - 180)
+    phi, beta = np.deg2rad(lat), np.deg2rad(tilt_deg)
+    sin_el = np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.cos(h)
+    cos_inc = np.sin(decl) * np.sin(phi - beta) + np.cos(decl) * np.cos(phi - beta) * np.cos(h)
+    beam = np.clip(cos_inc, 0, None) / np.clip(sin_el, 0.08, None)
+    return np.where(sin_el > 0, 0.75 * np.clip(beam, 0, 4) + 0.25 * (1 + np.cos(beta)) / 2, 0.0)
+
+
 def pv_wh(p: Producer, day: date) -> np.ndarray:
+    """PV injection before any consumption behind the meter: 30° south roofs, 14 % system losses."""
     times = _steps(day)
     sun = np.clip(weather.solar_elevation_sin(times, lat_deg=p.lat, lon_deg=p.lon), 0, None)
-    clear = weather.clearness(times)
+    ghi = 1050 * sun**1.15 * weather.clearness(times)  # W/m², as the Météo-France sample
     rng = np.random.default_rng(_hash("pv", p.n, day.isoformat()))
-    kw = p.kwc * 0.80 * sun**1.15 * clear * np.clip(rng.normal(1.0, 0.04, len(times)), 0.8, 1.1)
+    kw = p.kwc * 0.86 * ghi / 1000 * plane_of_array_factor(times, p.lat, p.lon)
+    kw = np.minimum(kw * np.clip(rng.normal(1.0, 0.04, len(times)), 0.8, 1.1), p.kwc)
     return np.round(kw * 1000 * STEP_MINUTES / 60).astype(np.int64)
 
 

@@ -64,7 +64,7 @@ def arrays(curves: pd.DataFrame, participants: pd.DataFrame, steps: pd.DatetimeI
                   membership_mask(producers, steps))
 
 
-def _window_steps(curves: pd.DataFrame, window: Window | None, step: int) -> pd.DatetimeIndex:
+def window_steps(curves: pd.DataFrame, window: Window | None, step: int) -> pd.DatetimeIndex:
     if window is not None and not window.is_all_time:
         return step_grid(window, step)
     if curves.empty:
@@ -109,7 +109,7 @@ def allocate_operation(curves: pd.DataFrame, participants: pd.DataFrame, keys: p
                        params: OperationParams, window: Window | None = None) -> Derived:
     """core_acc__allocation: inputs core_acc__participant_curves (same window), core_acc__participants
     and core_acc__allocation_keys (all)."""
-    steps = _window_steps(curves, window, params.step_minutes)
+    steps = window_steps(curves, window, params.step_minutes)
     a = arrays(curves, participants, steps)
     periods = key_periods(keys)
     which = key_at(periods, steps)

@@ -24,7 +24,7 @@ from energy_pipelines.transforms.result import Derived
 PARTICIPANT_COLUMNS = ["operation_id", "participant_id", "participant_type", "prm", "role", "name", "entry_date",
                        "exit_date", "membership_start_utc", "membership_end_utc", "latitude", "longitude",
                        "pv_peak_kwc", "injection_kva", "subscribed_kva", "tariff", "snapshot_date"]
-KEY_COLUMNS = ["key_id", "operation_id", "key_type", "redistribution", "status", "status_reason", "valid_from_utc",
+KEY_COLUMNS = ["key_id", "coefficient_index", "operation_id", "key_type", "redistribution", "status", "status_reason", "valid_from_utc",
                "valid_to_utc", "step_start_utc", "prm_injection", "prm_soutirage", "coefficient"]
 CONSUMER, PRODUCER = "consommateur", "producteur"
 SUM_TOLERANCE_PCT = 1e-6
@@ -155,6 +155,7 @@ def allocation_keys(keys: pd.DataFrame, participants: pd.DataFrame) -> Derived:
         body[["key_id", "step_start_utc", "prm_injection", "prm_soutirage", "coefficient"]], on="key_id", how="left")
     out["step_start_utc"] = pd.to_datetime(out["step_start_utc"], utc=True)
     out["coefficient"] = out["coefficient"].astype(float)
+    out["coefficient_index"] = out.groupby("key_id").cumcount()
     return Derived(out[KEY_COLUMNS], rejects=_rejects(rejects), figures={
         "keys": int(len(head)), "refused": refused,
         "in_force": head.loc[head["status"] == "en_vigueur", "key_id"].tolist()})

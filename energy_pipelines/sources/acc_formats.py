@@ -145,9 +145,8 @@ def read_measures(path: Path, allowed: tuple[str, ...], kind: str) -> FileRead:
     energy = value * factor
     whole = np.floor(energy + 0.5)
     ea_not_whole = (physique == "EA") & energy.notna() & (np.abs(energy - np.round(energy)) > 1e-6)
-    duplicate = pd.Series(False, index=frame.index)
     ok_time = end.notna()
-    duplicate[ok_time] = pd.DataFrame({"prm": text["identifiant_prm"], "g": grandeur, "t": start})[ok_time].duplicated()
+    duplicate = pd.DataFrame({"prm": text["identifiant_prm"], "g": grandeur, "t": start}).duplicated() & ok_time
     reason = first_reason([
         (~text["identifiant_prm"].str.match(PRM), "invalid PRM (14 digits expected): " + text["identifiant_prm"]),
         (~grandeur.isin(allowed), f"grandeur métier not expected in a {kind} file ({', '.join(allowed)}): " + grandeur),

@@ -77,12 +77,14 @@ def participant_curves(curves: pd.DataFrame, participants: pd.DataFrame, params:
     if not window.is_all_time:
         steps = step_grid(window, params.step_minutes)
         expected = membership_mask(participants, steps)
-        have = set(zip(ok["prm"], ok["datetime_utc"]))
-        missing = {}
-        for k, prm in enumerate(participants["prm"]):
-            gaps = [s for s in steps[expected[:, k]] if (prm, s) not in have]
-            if gaps:
-                missing[prm] = {"steps": len(gaps), "first": gaps[0].isoformat()}
+        have = np.zeros_like(expected)
+        t = steps.get_indexer(pd.DatetimeIndex(pd.to_datetime(ok["datetime_utc"], utc=True)))
+        k = pd.Index(participants["prm"]).get_indexer(ok["prm"])
+        inside = (t >= 0) & (k >= 0)
+        have[t[inside], k[inside]] = True
+        gaps = expected & ~have
+        missing = {prm: {"steps": int(gaps[:, i].sum()), "first": steps[np.argmax(gaps[:, i])].isoformat()}
+                   for i, prm in enumerate(participants["prm"]) if gaps[:, i].any()}
         figures["steps_expected"] = int(expected.sum())
         figures["missing_steps_by_prm"] = missing
     return Derived(ok[CURVE_COLUMNS], rejects=rejects, figures=figures)

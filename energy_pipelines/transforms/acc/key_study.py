@@ -9,7 +9,9 @@ the same fraction of its consumption, towards 1 when a few take it all.
 The optimised static key maximises the period's self-consumption of a static key without
 redistribution, which is the linear programme (HiGHS, scipy.optimize.linprog)
     max sum_t,i x_t,i   s.t.  0 <= x_t,i <= CONS_t,i,  x_t,i <= s_i PROD_t,  sum_i s_i = 1,  s >= 0
-(exact: a static key gives min(CONS, s_i PROD), and the maximum makes x reach that minimum), with an
+(exact: a static key gives min(CONS, s_i PROD), and the maximum makes x reach that minimum), solved
+in its compact form: z_i = sum_t x_t,i under the linear pieces of the concave f_i(s_i) =
+sum_t min(CONS_t,i, s_i PROD_t) (one row per kink, 2N columns instead of N x steps), with an
 optional fairness floor phi: each consumer receives at least phi times its share of the consumption
 that falls in producing steps (what any key could serve it), applied to the self-consumed energy.
 With the floor the programme may leave some x_t,i below min(CONS, s_i PROD); the key then gives at
@@ -94,9 +96,32 @@ class OptimisedKey:
     details: dict = field(default_factory=dict)
 
 
+def _hypograph(c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(slopes, intercepts) of the pieces of f(s) = sum_t min(c_t, s p_t) on s in [0, 1].
+
+    f is concave and piecewise linear, with a kink at each ratio c_t / p_t: after the kinks
+    r_(1) <= ... <= r_(k) it equals sum_{j<=k} c_(j) + s * sum_{j>k} p_(j). The hypograph
+    z <= f(s) is z <= intercept_k + slope_k s for every piece k.
+    """
+    keep = (p > 0) & (c > 0)
+    c, p = c[keep], p[keep]
+    order = np.argsort(c / p, kind="stable")
+    c, p = c[order], p[order]
+    ratio = c / p
+    below = ratio < 1.0  # kinks beyond s = 1 never bind
+    cum_c = np.concatenate([[0.0], np.cumsum(c[below])])
+    slope = p.sum() - np.concatenate([[0.0], np.cumsum(p[below])])
+    return slope, cum_c
+
+
 def optimise_static_key(cons: np.ndarray, prod: np.ndarray, cons_active: np.ndarray | None = None,
                         prod_active: np.ndarray | None = None, fairness_floor: float | None = None) -> OptimisedKey:
-    """The static coefficients maximising self-consumption over the period (see the module docstring)."""
+    """The static coefficients maximising self-consumption over the period (see the module docstring).
+
+    Solved as the equivalent compact LP: variables s_i and z_i (what consumer i self-consumes over
+    the period), max sum z_i, z_i under each linear piece of f_i(s_i) = sum_t min(CONS_t,i, s_i PROD_t),
+    sum s = 1. Same optimum as the per-step programme, with 2N columns instead of N x steps.
+    """
     c = np.asarray(cons, dtype=float)
     if cons_active is not None:
         c = np.where(cons_active, c, 0.0)
@@ -106,35 +131,35 @@ def optimise_static_key(cons: np.ndarray, prod: np.ndarray, cons_active: np.ndar
     pool = p.sum(axis=1)
     n = c.shape[1]
     sunny = pool > 0
-    cs, ps = c[sunny], pool[sunny]
-    t_idx, i_idx = np.nonzero(cs > 0)  # x_t,i only where there is something to absorb
-    nx = len(t_idx)
-    if nx == 0 or n == 0:
+    if n == 0 or not (c[sunny] > 0).any():
         return OptimisedKey(np.full(n, 1.0 / max(n, 1)), 0.0, "nothing to optimise (no production or consumption)",
                             fairness_floor)
-    # variables: s_0..s_{n-1}, then x_k for each (t, i) kept
-    objective = np.concatenate([np.zeros(n), -np.ones(nx)])
-    rows = np.arange(nx)
-    # x_k - PROD_t s_i <= 0
-    a_ub = sparse.csr_matrix(
-        (np.concatenate([np.ones(nx), -ps[t_idx]]),
-         (np.concatenate([rows, rows]), np.concatenate([n + rows, i_idx]))), shape=(nx, n + nx))
-    b_ub = np.zeros(nx)
+    # columns: s_0..s_{n-1}, z_0..z_{n-1};  rows: z_i - slope_k s_i <= intercept_k
+    rows, cols, vals, rhs = [], [], [], []
+    r = 0
+    for i in range(n):
+        slope, intercept = _hypograph(c[:, i], pool)
+        k = len(slope)
+        rows += [np.arange(r, r + k), np.arange(r, r + k)]
+        cols += [np.full(k, n + i), np.full(k, i)]
+        vals += [np.ones(k), -slope]
+        rhs.append(intercept)
+        r += k
+    a_ub = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, 2 * n))
+    b_ub = np.concatenate(rhs)
     if fairness_floor:
         # the share a consumer could be served: its consumption while the operation produces
-        share = cs.sum(axis=0) / cs.sum()
-        # phi share_i sum_k x_k - sum_{k of i} x_k <= 0, for every consumer with consumption
-        fair = sparse.lil_matrix((n, n + nx))
-        for i in range(n):
-            if share[i] == 0:
-                continue
-            coef = np.full(nx, fairness_floor * share[i])
-            coef[i_idx == i] -= 1.0
-            fair[i, n:] = coef
-        a_ub = sparse.vstack([a_ub, fair.tocsr()[share > 0]])
-        b_ub = np.concatenate([b_ub, np.zeros(int((share > 0).sum()))])
-    a_eq = sparse.csr_matrix((np.ones(n), (np.zeros(n, dtype=int), np.arange(n))), shape=(1, n + nx))
-    bounds = np.column_stack([np.zeros(n + nx), np.concatenate([np.ones(n), cs[t_idx, i_idx]])])
+        share = c[sunny].sum(axis=0) / c[sunny].sum()
+        # phi share_i sum_j z_j - z_i <= 0, for every consumer with consumption in producing steps
+        fair = np.zeros((n, 2 * n))
+        fair[:, n:] = fairness_floor * share[:, None]
+        fair[np.arange(n), n + np.arange(n)] -= 1.0
+        fair = fair[share > 0]
+        a_ub = sparse.vstack([a_ub, sparse.csr_matrix(fair)])
+        b_ub = np.concatenate([b_ub, np.zeros(len(fair))])
+    objective = np.concatenate([np.zeros(n), -np.ones(n)])
+    a_eq = np.concatenate([np.ones(n), np.zeros(n)])[None, :]
+    bounds = [(0.0, 1.0)] * n + [(0.0, None)] * n
     res = linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=[1.0], bounds=bounds, method="highs")
     if res.status != 0:
         raise al.AllocationInputError(f"static key optimisation failed: {res.message}")
@@ -142,7 +167,7 @@ def optimise_static_key(cons: np.ndarray, prod: np.ndarray, cons_active: np.ndar
     s = np.round(s / s.sum(), 6)
     s[np.argmax(s)] += 1.0 - s.sum()  # coefficients to 1e-6, summing to 1
     return OptimisedKey(s, float(-res.fun), "optimal", fairness_floor,
-                        {"variables": int(n + nx), "constraints": int(a_ub.shape[0] + 1)})
+                        {"variables": int(2 * n), "constraints": int(a_ub.shape[0] + 1)})
 
 
 def evaluate(label: str, cons, prod, key: al.Key, cons_active=None, prod_active=None, scenario: str = "actuel",

@@ -66,7 +66,8 @@ class AccRegisterAdapter(SourceAdapter):
         produces = kind.isin(["producteur", "consommateur_producteur"])
         entry, exit_ = _date(t["date_entree"]), _date(t["date_sortie"])
         lat, lon = to_number(t["latitude"]).astype("float64"), to_number(t["longitude"]).astype("float64")
-        numbers = {c: to_number(t[c]).astype("float64") for c in ("puissance_crete_kwc", "puissance_injection_kva", "puissance_souscrite_kva")}
+        numbers = {c: to_number(t[c]).astype("float64")
+                   for c in ("puissance_crete_kwc", "puissance_injection_kva", "puissance_souscrite_kva")}
         reason = first_reason([
             (t["id_operation"] == "", "empty id_operation"),
             (t["id_participant"] == "", "empty id_participant"),

@@ -350,6 +350,8 @@ def key_comparison(curves: pd.DataFrame, participants: pd.DataFrame, keys: pd.Da
     per_kwc = prod[:, use].sum(axis=1) / kwc[use].sum() if kwc[use].sum() > 0 else None
     outcomes = compare_keys(cons, prod, a.consumers["participant_id"].tolist(), ca, pa, current, params, step,
                             per_kwc, _distances(a.producers, a.consumers))
+    if window is None or window.is_all_time:  # the period is what the data covers
+        window = Window(t_index[0].to_pydatetime(), (t_index[-1] + pd.Timedelta(minutes=step)).to_pydatetime())
     frame = outcomes_frame(outcomes, window, int(keep.sum()))
     best = frame[frame["key_label"] == "statique_optimisee"]
     return Derived(frame, figures={

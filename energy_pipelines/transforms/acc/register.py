@@ -24,8 +24,8 @@ from energy_pipelines.transforms.result import Derived
 PARTICIPANT_COLUMNS = ["operation_id", "participant_id", "participant_type", "prm", "role", "name", "entry_date",
                        "exit_date", "membership_start_utc", "membership_end_utc", "latitude", "longitude",
                        "pv_peak_kwc", "injection_kva", "subscribed_kva", "tariff", "snapshot_date"]
-KEY_COLUMNS = ["key_id", "coefficient_index", "operation_id", "key_type", "redistribution", "status", "status_reason", "valid_from_utc",
-               "valid_to_utc", "step_start_utc", "prm_injection", "prm_soutirage", "coefficient"]
+KEY_COLUMNS = ["key_id", "coefficient_index", "operation_id", "key_type", "redistribution", "status", "status_reason",
+               "valid_from_utc", "valid_to_utc", "step_start_utc", "prm_injection", "prm_soutirage", "coefficient"]
 CONSUMER, PRODUCER = "consommateur", "producteur"
 SUM_TOLERANCE_PCT = 1e-6
 

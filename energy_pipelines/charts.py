@@ -37,8 +37,8 @@ def as_metadata(png: bytes, path: Path, *, inline: bool) -> dg.MetadataValue:
 def chart_metadata(reports_dir: Path, dataset: str, name: str, window, png: bytes) -> dg.MetadataValue:
     """Save a chart of a run under reports/charts/<dataset>/ and return its metadata value."""
     stem = f"{window.start:%Y%m%dT%H%M}_{window.end:%Y%m%dT%H%M}" if not window.is_all_time else "all"
-    single = (window.end - window.start).total_seconds() <= 31 * 86400
-    return as_metadata(png, reports_dir / "charts" / dataset / f"{name}_{stem}.png", inline=single)
+    # inline: the UI shows it under [Show Markdown]; a range run puts it on its last partition only
+    return as_metadata(png, reports_dir / "charts" / dataset / f"{name}_{stem}.png", inline=True)
 
 
 def time_series(frame: pd.DataFrame, time_column: str, series: dict[str, str], title: str,

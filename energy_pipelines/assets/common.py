@@ -68,3 +68,53 @@ def chart_for(context: dg.AssetExecutionContext, platform: Platform, png: bytes,
     start, end = window_of(context)
     path = platform.reports_dir / "charts" / asset / f"{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}.png"
     return charts.as_metadata(png, path, inline=is_single_partition(context))
+
+
+# Beyond this many partitions in one run, per-partition figures are not written: Dagster checks each
+# partition-scoped entry against the whole range (cost grows with the square of the range), and a
+# year of half-hours would spend minutes on bookkeeping. The run's totals still go on its last partition.
+PER_PARTITION_LIMIT = 2000
+
+
+def _rows_per_partition(context: dg.AssetExecutionContext, times) -> list[int]:
+    import pandas as pd
+
+    pdef = context.assets_def.partitions_def
+    windows = [pdef.time_window_for_partition_key(k) for k in context.partition_keys]
+    starts = pd.DatetimeIndex([w.start for w in windows]).tz_convert("UTC").as_unit("us")
+    t = pd.DatetimeIndex(pd.to_datetime(pd.Series(times), utc=True)).as_unit("us")
+    counts = np.bincount(np.clip(starts.searchsorted(t, side="right") - 1, 0, None), minlength=len(windows))
+    return [int(c) for c in counts[: len(windows)]]
+
+
+def _times(table, column: str):
+    if table is None or column is None:
+        return []
+    if hasattr(table, "column_names"):
+        return table.column(column).to_pandas() if column in table.column_names else []
+    return table[column] if column in table else []
+
+
+def scoped_metadata(context: dg.AssetExecutionContext, time_column: str | None, data, rejects,
+                    figures: dict[str, dg.MetadataValue]) -> dict[str, dg.MetadataValue]:
+    """Figures where they belong: on the one partition of a single run (returned, for the output);
+    for a range, each partition gets its own row counts and the run's totals go on the last
+    partition only, labelled as such. Returns what to attach to the output itself."""
+    if not context.has_partition_key_range or len(context.partition_keys) == 1 or time_column is None:
+        return figures
+    keys = context.partition_keys
+    if len(keys) <= PER_PARTITION_LIMIT:
+        rows = _rows_per_partition(context, _times(data, time_column))
+        rejected = _rows_per_partition(context, _times(rejects, "partition_start_utc")) if rejects is not None else None
+        for i, key in enumerate(keys):
+            entry = {"dagster/row_count": dg.MetadataValue.int(rows[i])}
+            if rejected is not None:
+                entry["rejected_rows"] = dg.MetadataValue.int(rejected[i])
+            context.add_asset_metadata(entry, partition_key=key)
+    else:
+        context.log.info("%d partitions in this run: per-partition figures are not recorded (above %d); "
+                         "the run's totals are on its last partition %s", len(keys), PER_PARTITION_LIMIT, keys[-1])
+    totals = {"run_partitions": dg.MetadataValue.text(f"{keys[0]} … {keys[-1]} ({len(keys)} partitions)")}
+    totals.update({(k if k.startswith(("chart", "run_")) else f"run_{k}"): v for k, v in figures.items()})
+    context.add_asset_metadata(totals, partition_key=keys[-1])
+    return {}

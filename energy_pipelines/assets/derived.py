@@ -31,7 +31,7 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from energy_pipelines.assets.common import figures_metadata, window_of
+from energy_pipelines.assets.common import figures_metadata, scoped_metadata, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog, CatalogError, DatasetSpec, DerivedInput
 from energy_pipelines.clock import PARIS_NAME, Window
@@ -155,6 +155,7 @@ def build_derived_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog)
         metadata = figures_metadata(result.figures)
         for chart_name, png in result.charts.items():
             metadata[chart_name] = chart_metadata(platform.reports_dir, spec.id, chart_name, window, png)
+        metadata = scoped_metadata(context, spec.time_column, result.data, result.rejects, metadata)
         return TableWithRejects(data=result.data, rejects=result.rejects, metadata=metadata)
 
     return _derived

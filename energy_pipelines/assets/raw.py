@@ -14,7 +14,7 @@ from energy_pipelines.sources.base import FetchContext, load_adapter
 from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.transforms.common import REJECT_COLUMNS
 
-from energy_pipelines.assets.common import window_of
+from energy_pipelines.assets.common import scoped_metadata, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 
 
@@ -77,7 +77,9 @@ def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> 
             "files_misnamed": dg.MetadataValue.json(read.misnamed),
             **{k: dg.MetadataValue.int(v) for k, v in read.stats.items()},
         }
-        return TableWithRejects(data=rows, rejects=_landing_rejects(read.rejects), metadata=figures)
+        rejects = _landing_rejects(read.rejects)
+        figures = scoped_metadata(context, spec.time_column, rows, rejects, figures)
+        return TableWithRejects(data=rows, rejects=rejects, metadata=figures)
 
     return _raw
 

@@ -76,6 +76,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             if reject_table.num_rows:
                 reasons = pd.Series(reject_table.column("reason").to_pylist()).str.split(":").str[0]
                 meta["rejects_by_reason"] = dg.MetadataValue.json(reasons.value_counts().head(20).to_dict())
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            # output metadata is copied onto every partition of a range: the run's totals would read as each
+            # partition's figures. They go to the log; per-partition figures come from the asset (scoped_metadata)
+            context.log.info("%s: %s", spec.id, ", ".join(f"{k}={v.value}" for k, v in meta.items()
+                                                         if k != "rejects_by_reason"))
+            meta = {"path": meta["path"]}
         meta.update(figures)
         context.add_output_metadata(meta)
 

@@ -1,0 +1,42 @@
+"""What the UI shows per partition: each half-hour of a range run carries its own figures (issue 19).
+
+A range run used to copy the run's totals onto every partition (a half-hour showing the row count
+of the whole day). Now each partition gets its own row count, and the run's totals sit on its last
+partition only, labelled `run_*`.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from energy_pipelines.clock import paris_day_bounds
+from tests.integration.rte_helpers import key, run_range
+from tests.unit.test_rte_reader import ALL_HOURS, archive_rows, write_archive
+
+DAY = "2025-06-01"
+
+
+def test_each_partition_of_a_range_run_gets_its_own_row_count(settings):
+    live = settings.with_(mode="live", offline=True)
+    folder = live.landing_dir / "rte_eco2mix_regional"
+    folder.mkdir(parents=True)
+    hours = [h for h in ALL_HOURS if not h.startswith(("03:", "04:"))]  # RTE sent nothing for 03:00-04:59 (Paris)
+    write_archive(folder / "eCO2mix_RTE_PACA_Annuel-Definitif_2025.csv", archive_rows("01/06/2025", hours))
+    start, end = paris_day_bounds(DAY)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_range(live, key(start), key(end - pd.Timedelta(minutes=30)), instance=instance)
+    assert result.success
+    by_key = {m.partition: m.metadata for m in result.asset_materializations_for_node("core_rte__eco2mix_regional")}
+    assert len(by_key) == 48
+    rows = {k: m["dagster/row_count"].value for k, m in by_key.items()}
+    assert sorted(set(rows.values())) == [0, 1]
+    assert rows[f"{DAY}-03:00"] == 0 and rows[f"{DAY}-10:00"] == 1
+    assert sum(rows.values()) == 44
+    # the run's totals only on the last partition, named as the run's
+    last = by_key[f"{DAY}-23:30"]
+    assert last["run_missing_half_hours"].value == 4
+    assert "run_missing_half_hours" not in by_key[f"{DAY}-10:00"] and "missing_half_hours" not in by_key[f"{DAY}-10:00"]
+    raw_rows = {m.partition: m.metadata["dagster/row_count"].value
+                for m in result.asset_materializations_for_node("raw_rte__eco2mix_regional")}
+    assert raw_rows[f"{DAY}-03:30"] == 0 and raw_rows[f"{DAY}-12:00"] == 1

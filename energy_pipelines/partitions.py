@@ -67,7 +67,7 @@ def daily(settings: Settings) -> dg.DailyPartitionsDefinition:
 
 def monthly(settings: Settings) -> dg.MonthlyPartitionsDefinition:
     return dg.MonthlyPartitionsDefinition(
-        start_date=settings.partitions_start.strftime("%Y-%m-01"),
+        start_date=min(settings.history_start, settings.partitions_start).strftime("%Y-%m-01"),
         end_date=settings.partitions_end.strftime("%Y-%m-%d") if settings.partitions_end else None,
         timezone=PARIS_NAME,
     )
@@ -76,7 +76,7 @@ def monthly(settings: Settings) -> dg.MonthlyPartitionsDefinition:
 def yearly(settings: Settings) -> dg.TimeWindowPartitionsDefinition:
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule="0 0 1 1 *",
-        start=settings.partitions_start.strftime("%Y"),
+        start=min(settings.history_start, settings.partitions_start).strftime("%Y"),
         end=settings.partitions_end.strftime("%Y") if settings.partitions_end else None,
         fmt="%Y",
         timezone=PARIS_NAME,

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     offline: bool = Field(default=False, description="live API sources fetch nothing, only ingest landing/")
     partitions_start: datetime = Field(default=DEFAULT_PARTITIONS_START)
     partitions_end: datetime | None = None
+    # monthly and yearly products reach further back (annual local energy data since 2011, bills
+    # over years) at no cost: a year of months is 12 partitions, not 17,520
+    history_start: datetime = Field(default="2011-01-01")
     publish_target: Literal["mirror", "datasud"] = "mirror"
     datasud_url: str | None = Field(default=None, validation_alias=AliasChoices("DATASUD_URL", "ENERGY_PIPELINES_DATASUD_URL"))
     datasud_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
@@ -86,7 +89,7 @@ class Settings(BaseSettings):
     def _absolute(cls, home: Path) -> Path:
         return home.expanduser().resolve()
 
-    @field_validator("partitions_start", "partitions_end", mode="before")
+    @field_validator("partitions_start", "partitions_end", "history_start", mode="before")
     @classmethod
     def _day(cls, value: Any) -> Any:
         if value in (None, ""):

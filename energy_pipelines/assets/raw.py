@@ -63,6 +63,8 @@ def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> 
             context.log.info("live: %s delivers files into %s", spec.owner, landing.dir)
         read = landing.read_window(adapter, start, end, log=context.log)
         rows = read.rows
+        if "delivered_utc" in rows and "delivered_utc" not in spec.table_schema.columns:
+            rows = rows.drop(columns="delivered_utc")
         if rows.empty:
             context.log.warning("%s: no rows in landing/%s for [%s, %s)", spec.id, source.id, start, end)
             if rows.columns.empty:  # no file read at all: an empty table of the catalogue's schema

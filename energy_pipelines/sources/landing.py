@@ -175,6 +175,8 @@ class LandingZone:
             in_window = (rows["datetime_utc"] >= start) & (rows["datetime_utc"] < end) if len(rows) else []
             kept = rows[in_window].copy() if len(rows) else rows
             kept["source_file"] = rel
+            # when the file arrived: a later delivery of the same figure supersedes an earlier one
+            kept["delivered_utc"] = pd.Timestamp(path.stat().st_mtime_ns, unit="ns", tz="UTC").floor("us")
             frames.append(kept)
             rejects = read.rejects.copy()
             if len(rejects):

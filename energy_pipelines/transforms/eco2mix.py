@@ -11,7 +11,9 @@ the figures as `placeholder_rows`, so the half-hour shows as missing until RTE f
 
 Precedence, one row per region and half-hour (declared rule): the most final figure wins,
 Données définitives > Données consolidées > Données temps réel; at equal status RTE's own archive
-beats an ODRÉ export, then the later file name, then the later line. So a consolidated 30-minute
+beats an ODRÉ export, then the latest delivery (when the file arrived in the landing folder, never
+its name), then the later line. A superseded row with other values is quarantined with both values,
+so a correction is visible as such. So a consolidated 30-minute
 figure replaces the real-time mean of the same half-hour, and the quarter-hour rows it replaces are
 quarantined as "superseded: ..." naming the kept row. Every raw row ends up in exactly one place:
 in a kept half-hour, in the quarantine with its reason, or counted as a placeholder.
@@ -43,7 +45,7 @@ GREEN = ["eolien", "solaire", "hydraulique", "bioenergies"]
 GREEN_MW = [f"{c}_mw" for c in GREEN]
 MW = [f"{c}_mw" for c in MEASURES]
 META = ["datetime_utc", "interval_start_utc", "interval_minutes", "region_code", "nature", "source_file",
-        "source_line", "source_format"]
+        "source_line", "source_format", "delivered_utc"]
 QUARTER = pd.Timedelta(minutes=15)
 
 
@@ -136,7 +138,9 @@ def _with_intervals(raw: pd.DataFrame) -> pd.DataFrame:
     for col in MEASURES:
         if col not in raw:
             raw[col] = None
-    for col in ("datetime_utc", "interval_start_utc"):
+    if "delivered_utc" not in raw:  # rows read before arrival times were kept
+        raw["delivered_utc"] = pd.NaT
+    for col in ("datetime_utc", "interval_start_utc", "delivered_utc"):
         if not isinstance(raw[col].dtype, pd.DatetimeTZDtype):  # converting tz-aware values again is slow
             raw[col] = pd.to_datetime(raw[col], utc=True)
     return raw
@@ -147,8 +151,10 @@ def _pick(candidates: pd.DataFrame, keys: list[str]) -> tuple[pd.Series, pd.Seri
     order = candidates.assign(
         _rank=candidates["nature"].astype(str).str.lower().map(NATURE_RANK).fillna(0),
         _archive=(candidates["source_format"] == "rte_archive").astype(int),
-    ).sort_values([*keys, "_rank", "_archive", "source_file", "source_line"],
-                  ascending=[True] * len(keys) + [False] * 4, kind="stable")
+        _delivered=pd.to_datetime(candidates["delivered_utc"], utc=True) if "delivered_utc" in candidates
+        else pd.NaT,
+    ).sort_values([*keys, "_rank", "_archive", "_delivered", "source_file", "source_line"],
+                  ascending=[True] * len(keys) + [False] * 5, kind="stable", na_position="last")
     dup = order.duplicated(keys, keep="first")
     kept = pd.Series(True, index=candidates.index)
     reasons = pd.Series("", index=candidates.index, dtype=object)
@@ -158,6 +164,14 @@ def _pick(candidates: pd.DataFrame, keys: list[str]) -> tuple[pd.Series, pd.Seri
         w = winners.loc[pd.MultiIndex.from_frame(losers[keys])]
         same = (losers[MW].fillna(np.inf).to_numpy() == w[MW].fillna(np.inf).to_numpy()).all(axis=1)
         where = w["source_file"].astype(str).to_numpy() + ":" + w["source_line"].astype(str).to_numpy()
+        delivered = pd.to_datetime(w["_delivered"], utc=True)
+        where = where + np.where(delivered.notna(), " (delivered " + delivered.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+                                 .fillna("") + ")", "")
+        kept_values = w["consommation_mw"].to_numpy() if "consommation_mw" in w else None
+        if kept_values is not None:
+            here = losers["consommation_mw"].to_numpy()
+            where = where + np.where(same, "", [f"; consommation {a} MW kept, {b} MW here" for a, b in
+                                               zip(kept_values, here, strict=True)])
         text = np.where(same, "duplicate row: same values as ", "superseded: other values kept from ") + where
         kept[losers.index] = False
         reasons[losers.index] = text
@@ -223,6 +237,9 @@ def clean_eco2mix(raw: pd.DataFrame, regions: tuple[str, ...] = ("93",)) -> Clea
         means["source_file"] = source["source_file"].to_numpy()
         means["source_line"] = source["source_line"].to_numpy()
         means["source_format"] = source["source_format"].to_numpy()
+        # a half-hour of quarter-hours was delivered when its later quarter-hour arrived
+        later = quarters.reindex(means["row_second"].to_numpy())["delivered_utc"].to_numpy()
+        means["delivered_utc"] = np.where(pd.isna(later), source["delivered_utc"].to_numpy(), later)
         means["source_interval_minutes"] = QUARTER_HOUR
         nd_a = nd_text.reindex(means["row_first"].to_numpy()).fillna("").to_numpy()
         nd_b = nd_text.reindex(means["row_second"].to_numpy()).fillna("").to_numpy()
@@ -231,8 +248,8 @@ def clean_eco2mix(raw: pd.DataFrame, regions: tuple[str, ...] = ("93",)) -> Clea
         means["_reason"] = means["incomplete_reason"]
         means["_members"] = [[i for i in (a, b) if i >= 0]
                              for a, b in zip(means["row_first"], means["row_second"], strict=True)]
-    columns = ["datetime_utc", "region_code", "nature", "source_file", "source_line", "source_format", *MW,
-               "source_interval_minutes", "_nd", "_reason", "_members"]
+    columns = ["datetime_utc", "region_code", "nature", "source_file", "source_line", "source_format", "delivered_utc",
+               *MW, "source_interval_minutes", "_nd", "_reason", "_members"]
     candidates = pd.concat([halves[columns], means[columns] if len(means) else None],
                            ignore_index=True)
     kept, why = _pick(candidates, ["region_code", "datetime_utc"])
@@ -257,7 +274,7 @@ def clean_eco2mix(raw: pd.DataFrame, regions: tuple[str, ...] = ("93",)) -> Clea
     data["incomplete_reason"] = reason.where(reason != "", None)
     data["datetime_local"] = local_iso(data["datetime_utc"])
     members_kept = int(data["_members"].map(len).sum())
-    data = data.drop(columns=["_nd", "_reason", "_members", "source_format"])
+    data = data.drop(columns=["_nd", "_reason", "_members", "source_format", "delivered_utc"])
     data = data.sort_values(["region_code", "datetime_utc"]).reset_index(drop=True)
     data["source_interval_minutes"] = data["source_interval_minutes"].astype("int64")
 

@@ -1,6 +1,7 @@
 """Publication of products: policy from the lineage, data package, idempotence, gating, dynamic link."""
 
 import json
+import os
 import shutil
 
 import dagster as dg
@@ -74,11 +75,12 @@ def test_unchanged_data_uploads_nothing_and_a_corrected_file_republishes_only_it
     publish(settings, instance)
     again = publish(settings, instance).get_asset_materialization_events()[-1].materialization.metadata
     assert again["uploaded"].value == []
-    # the provider corrects one October half-hour: a later, more final export lands
+    # the provider corrects one October half-hour: a later export of the same status lands (the latest
+    # delivery wins at equal status: transforms/eco2mix.py)
     t = pd.Timestamp("2025-10-26T09:00Z")
     folder = settings.landing_dir / "rte_eco2mix_regional"
     (folder / "odre_eco2mix-regional-cons-def_93_fix.json").write_text(json.dumps([{
-        "code_insee_region": "93", "nature": "Données consolidées", "date_heure": t.isoformat(),
+        "code_insee_region": "93", "nature": "Données définitives", "date_heure": t.isoformat(),
         "consommation": 4321, "thermique": 300, "nucleaire": None, "eolien": 10, "solaire": 600,
         "hydraulique": 1000, "pompage": 0, "bioenergies": 100, "ech_physiques": 2311}]))
     result = run_range(settings, key(t), key(t), instance=instance, selection=RTE_CHAIN)
@@ -93,13 +95,17 @@ def test_a_failing_blocking_check_keeps_data_off_the_portal(settings):
     instance = dg.DagsterInstance.ephemeral()
     load_days(settings, instance, "2025-09-30")
     publish(settings, instance)
-    # a consolidated export with an impossible consumption for one October half-hour
+    # a later export with an impossible consumption for one October half-hour
     t = pd.Timestamp("2025-10-01T08:00Z")
     folder = settings.landing_dir / "rte_eco2mix_regional"
-    (folder / "odre_eco2mix-regional-cons-def_93_bad.json").write_text(json.dumps([{
-        "code_insee_region": "93", "nature": "Données consolidées", "date_heure": t.isoformat(),
+    bad = folder / "odre_eco2mix-regional-cons-def_93_bad.json"
+    bad.write_text(json.dumps([{
+        "code_insee_region": "93", "nature": "Données définitives", "date_heure": t.isoformat(),
         "consommation": -4000, "thermique": 300, "nucleaire": None, "eolien": 10, "solaire": 600,
         "hydraulique": 1000, "pompage": 0, "bioenergies": 100, "ech_physiques": -6010}]))
+    # it arrives after the day's regular export (which the sample writes during the run)
+    later = pd.Timestamp.now(tz="UTC").timestamp() + 3600
+    os.utime(bad, (later, later))
     start, end = paris_day_bounds("2025-10-01")
     first, last = key(start), key(end - pd.Timedelta(minutes=30))
     result = run_range(settings, first, last, instance=instance, selection=RTE_CHAIN, raise_on_error=False)

@@ -51,8 +51,12 @@ def test_daily_monthly_yearly_follow_the_paris_calendar(settings):
     assert day.start.astimezone(UTC) == datetime(2025, 10, 25, 22, tzinfo=UTC)
     # same-tzinfo subtraction is wall-clock in Python: compare instants in UTC
     assert (day.end.astimezone(UTC) - day.start.astimezone(UTC)).total_seconds() == 25 * 3600
-    assert len(p.monthly(settings).get_partition_keys()) == 12
-    assert p.yearly(settings).get_partition_keys() == ["2025"]
+    # monthly and yearly products reach back to the history start (2011 by default) at little cost
+    assert p.monthly(settings).get_partition_keys()[0] == "2011-01-01"
+    assert len(p.monthly(settings).get_partition_keys()) == 15 * 12
+    assert p.yearly(settings).get_partition_keys() == [str(y) for y in range(2011, 2026)]
+    short = settings.with_(history_start=datetime(2025, 1, 1, tzinfo=UTC))
+    assert p.yearly(short).get_partition_keys() == ["2025"]
 
 
 def test_partition_start_keeps_the_definition_under_dagsters_limit():

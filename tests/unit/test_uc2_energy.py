@@ -26,7 +26,9 @@ def ts(text: str) -> pd.Timestamp:
 
 
 def row(tx, t, message, wh, pdc="FRS05E1", measurand=None):
-    return {"id_pdc_itinerance": pdc, "transaction_id": tx, "timestamp_utc": ts(t) if isinstance(t, str) else t,
+    t = ts(t) if isinstance(t, str) else t
+    # datetime_utc as the reader sets it (the half-hour the row reports on); the transform needs only the time
+    return {"id_pdc_itinerance": pdc, "transaction_id": tx, "timestamp_utc": t, "datetime_utc": t.floor("30min"),
             "message": message, "meter_wh": wh, "measurand": measurand}
 
 
@@ -274,7 +276,7 @@ THRESHOLDS = pd.DataFrame([{"version": "v1", "valid_from": ts("2024-01-01T00:00Z
 
 
 def ev(pdc, t, status):
-    return {"id_pdc_itinerance": pdc, "timestamp_utc": ts(t), "status": status}
+    return {"id_pdc_itinerance": pdc, "timestamp_utc": ts(t), "datetime_utc": ts(t).floor("30min"), "status": status}
 
 
 def test_ocpp_statuses_map_to_irve_and_unknown_is_never_free():

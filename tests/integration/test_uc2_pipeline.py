@@ -140,6 +140,19 @@ def test_the_surplus_list_reaches_partners_per_area_and_restricted(world):
     area = opened.set_index(["id_station_itinerance", "datetime_utc"])["occupancy_area"]
     in_area = surplus[surplus.set_index(["id_station_itinerance", "datetime_utc"]).index.map(area).notna()]
     assert product["n_charge_points_in_use"].sum() == len(in_area)
+    # published as a private dataset of the programme's organisation (the portal mirror, offline); the
+    # gate wants the checks of every upstream asset, and the fixture loaded the register without them
+    defs = world["defs"]
+    assert dg.materialize([*defs.assets, *(defs.asset_checks or [])], selection=["raw_symenergie05__charging_stations"],
+                          resources=defs.resources, instance=world["instance"]).success
+    result = dg.materialize([*defs.assets, *(defs.asset_checks or [])],
+                            selection=[dg.AssetKey(["datasud", "out_uc2__green_surplus_charging"])],
+                            resources=defs.resources, instance=world["instance"])
+    meta = result.get_asset_materialization_events()[-1].materialization.metadata
+    assert meta["outcome"].value == "private"
+    import json
+    folder = world["settings"].published_dir / "region-sud" / "out_uc2__green_surplus_charging"
+    assert json.loads((folder / "package.json").read_text())["private"] is True
 
 
 def test_sessions_are_pseudonymised_and_the_injected_anomalies_quarantined(world):

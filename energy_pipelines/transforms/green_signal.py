@@ -398,20 +398,27 @@ def open_signal(signal: pa.Table | pd.DataFrame, k_points: int = 5, min_stations
     """
     con = _con()
     con.register("sig", signal)
-    con.register("areas", occupancy_areas(station_table(signal), k_points, min_stations))
+    # one pass over the charge points: per station and half-hour (the areas are sums of stations)
+    con.execute("""
+        CREATE TEMP TABLE per_station AS
+        SELECT datetime_utc, id_station_itinerance, any_value(code_insee_commune) AS code_insee_commune,
+               any_value(code_poste_source) AS code_poste_source,
+               any_value(colour) AS colour, any_value(colour_reason) AS colour_reason,
+               bool_and(signal_complete) AS signal_complete, any_value(thresholds_version) AS thresholds_version,
+               round(any_value(regional_green_share_pct), 1) AS regional_green_share_pct,
+               count(*) AS n_charge_points, count(*) FILTER (WHERE occupation_pdc = 'libre') AS n_free
+        FROM sig GROUP BY datetime_utc, id_station_itinerance""")
+    stations = con.sql("""
+        SELECT id_station_itinerance, any_value(code_insee_commune) AS code_insee_commune,
+               mode(code_poste_source) AS code_poste_source, max(n_charge_points) AS n_charge_points
+        FROM per_station GROUP BY 1""").df()
+    con.register("areas", occupancy_areas(stations, k_points, min_stations))
     reason = unpublished_reason(k_points, min_stations).replace("'", "''")
     return con.sql(f"""
-        WITH per_station AS (
-            SELECT datetime_utc, id_station_itinerance, any_value(code_insee_commune) AS code_insee_commune,
-                   any_value(colour) AS colour, any_value(colour_reason) AS colour_reason,
-                   bool_and(signal_complete) AS signal_complete, any_value(thresholds_version) AS thresholds_version,
-                   round(any_value(regional_green_share_pct), 1) AS regional_green_share_pct,
-                   count(*) AS n_charge_points
-            FROM sig GROUP BY datetime_utc, id_station_itinerance),
-        per_area AS (
-            SELECT s.datetime_utc, a.occupancy_area, count(DISTINCT s.id_station_itinerance) AS area_n_stations,
-                   count(*) AS area_n_charge_points, count(*) FILTER (WHERE s.occupation_pdc = 'libre') AS area_n_free
-            FROM sig s JOIN areas a USING (id_station_itinerance) WHERE a.occupancy_area IS NOT NULL
+        WITH per_area AS (
+            SELECT p.datetime_utc, a.occupancy_area, count(*) AS area_n_stations,
+                   sum(p.n_charge_points)::BIGINT AS area_n_charge_points, sum(p.n_free)::BIGINT AS area_n_free
+            FROM per_station p JOIN areas a USING (id_station_itinerance) WHERE a.occupancy_area IS NOT NULL
             GROUP BY ALL)
         SELECT p.datetime_utc, {LOCAL_ISO.format(c="p.datetime_utc")} AS datetime_local, p.id_station_itinerance,
                p.code_insee_commune, p.colour, p.colour_reason, p.signal_complete, p.thresholds_version,

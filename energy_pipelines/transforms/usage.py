@@ -150,7 +150,8 @@ def slot_status(events: pd.DataFrame, start: datetime, end: datetime) -> pd.Data
 
     `events` holds the StatusNotifications of the window and of a look-back before it (OCPP sends
     a status when it changes, so a quiet charge point's state comes from an older notification).
-    A charge point with no notification at all in the look-back has no known state.
+    Each status holds from its notification to the next one; a half-hour gets every status in effect
+    during it. A charge point with no notification at all in the look-back has no known state (no row).
     """
     if events.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in STATUS_COLUMNS})
@@ -158,29 +159,26 @@ def slot_status(events: pd.DataFrame, start: datetime, end: datetime) -> pd.Data
     order = "source_line" if "source_line" in events else "NULL"
     ev_cols = ["id_pdc_itinerance", "timestamp_utc", "status"] + (["source_line"] if "source_line" in events else [])
     con.register("ev_in", events[ev_cols])
-    con.register("slots_in", pd.DataFrame({"slot": pd.date_range(start, end, freq="30min", inclusive="left")}))
+    w0, w1 = _us(start) // HALF_HOUR_US, -(-_us(end) // HALF_HOUR_US)
+    # intervals of constant status, spread over the half-hours they overlap (integer keys: a
+    # national day is millions of charge point x half-hours)
     return con.execute(f"""
         WITH ev AS (  -- one status per instant: the last line delivered
-            SELECT id_pdc_itinerance AS pdc, timestamp_utc AS t, arg_max(status, coalesce({order}, 0)) AS status
+            SELECT id_pdc_itinerance AS pdc, epoch_us(timestamp_utc) AS t, arg_max(status, coalesce({order}, 0)) AS status
             FROM ev_in WHERE timestamp_utc < ? GROUP BY ALL),
-        grid AS (SELECT p.pdc, s.slot FROM (SELECT DISTINCT pdc FROM ev) p CROSS JOIN slots_in s),
-        prior AS (
-            SELECT g.pdc, g.slot, e.status AS before
-            FROM grid g ASOF LEFT JOIN ev e ON g.pdc = e.pdc AND g.slot > e.t),
-        inside AS (
-            SELECT pdc, time_bucket(INTERVAL 30 MINUTE, t) AS slot, arg_max(status, t) AS last_status,
-                   bool_or(status IN {_sql_in(IN_USE_STATUSES)}) AS occ, bool_or(status IN {_sql_in(RESERVED_STATUSES)}) AS res,
-                   bool_or(status IN {_sql_in(OUT_OF_ORDER_STATUSES)}) AS ooo
-            FROM ev WHERE t >= ? GROUP BY ALL)
-        SELECT p.pdc AS id_pdc_itinerance, p.slot AS datetime_utc,
-               coalesce(i.last_status, p.before) AS ocpp_status,
-               coalesce(i.last_status, p.before) IS NOT NULL AS status_known,
-               coalesce(i.ooo, false) OR coalesce(p.before IN {_sql_in(OUT_OF_ORDER_STATUSES)}, false) AS out_of_order,
-               coalesce(i.occ, false) OR coalesce(p.before IN {_sql_in(IN_USE_STATUSES)}, false) AS occupied_status,
-               coalesce(i.res, false) OR coalesce(p.before IN {_sql_in(RESERVED_STATUSES)}, false) AS reserved
-        FROM prior p LEFT JOIN inside i USING (pdc, slot)
-        WHERE coalesce(i.last_status, p.before) IS NOT NULL
-        ORDER BY ALL""", [end, start]).df()
+        iv AS (SELECT pdc, t, status, lead(t) OVER (PARTITION BY pdc ORDER BY t) AS t_next FROM ev),
+        spread AS (
+            SELECT pdc, t, status, unnest(generate_series(
+                       greatest(t // {HALF_HOUR_US}, {w0}),
+                       least(CASE WHEN t_next IS NULL THEN {w1 - 1}
+                                  ELSE (t_next + {HALF_HOUR_US} - 1) // {HALF_HOUR_US} - 1 END, {w1 - 1}))) AS i
+            FROM iv WHERE t_next IS NULL OR t_next > {w0 * HALF_HOUR_US})
+        SELECT pdc AS id_pdc_itinerance, to_timestamp(i * {HALF_HOUR_US // 1_000_000}) AS datetime_utc,
+               arg_max(status, t) AS ocpp_status, true AS status_known,
+               bool_or(status IN {_sql_in(OUT_OF_ORDER_STATUSES)}) AS out_of_order,
+               bool_or(status IN {_sql_in(IN_USE_STATUSES)}) AS occupied_status,
+               bool_or(status IN {_sql_in(RESERVED_STATUSES)}) AS reserved
+        FROM spread GROUP BY pdc, i ORDER BY ALL""", [end]).df()
 
 
 def daily_usage(signal: pd.DataFrame, sessions: pd.DataFrame, day_start: datetime, day_end: datetime,

@@ -2,7 +2,7 @@
 
 Half-hourly, run as one job per half-hour by the landing sensor (automation/landing_sensor.py):
     anon_spie__charging_sessions, hybrid__green_charging_signal,
-    hybrid__green_surplus_stations_in_use, out_uc2__green_signal
+    hybrid__green_surplus_stations_in_use, out_uc2__green_signal, out_uc2__green_surplus_charging
 Downstream, on their own clock (AutomationCondition.on_cron, evaluated by the `uc2_automation`
 sensor): hybrid__charging_usage_daily and out_uc2__signal_forecast (daily, after midnight Paris),
 out_uc2__charging_usage (monthly), hybrid__green_signal_seasonal_history (weekly).
@@ -16,6 +16,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from energy_pipelines import charts
@@ -45,12 +46,14 @@ SESSIONS = "anon_spie__charging_sessions"
 SIGNAL = "hybrid__green_charging_signal"
 SURPLUS = "hybrid__green_surplus_stations_in_use"
 OPEN_SIGNAL = "out_uc2__green_signal"
+OPEN_SURPLUS = "out_uc2__green_surplus_charging"
 USAGE_DAILY = "hybrid__charging_usage_daily"
 OPEN_USAGE = "out_uc2__charging_usage"
 SEASONAL = "hybrid__green_signal_seasonal_history"
 FORECAST = "out_uc2__signal_forecast"
 
-HALF_HOURLY_ASSETS = (RAW_TX, RAW_EVENTS, RAW_HISTORY, RAW_ENEDIS, SESSIONS, SIGNAL, SURPLUS, OPEN_SIGNAL)
+HALF_HOURLY_ASSETS = (RAW_TX, RAW_EVENTS, RAW_HISTORY, RAW_ENEDIS, SESSIONS, SIGNAL, SURPLUS, OPEN_SIGNAL,
+                      OPEN_SURPLUS)
 DOWNSTREAM_ASSETS = (USAGE_DAILY, OPEN_USAGE, SEASONAL, FORECAST)
 MODEL_ID = "prophet-flat-daily-weekly+residual-ar1/v1"
 
@@ -125,10 +128,21 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     fc = {"history_days": 28, "horizon_hours": 48, "backtest_hours": 48, "transform": "log1p",
           "correction_window_steps": 6, **cfg.get("forecast", {})}
     seasonal_days = int(cfg.get("seasonal_history", {}).get("days", 365))
+    disclosure = cfg.get("disclosure", {})
+    k_points = int(disclosure.get("k_min_charge_points", 5))
+    min_stations = int(disclosure.get("min_stations", 2))
+    readings = cfg.get("signal", {})
     thresholds = thresholds_of(catalog)
     tx_source = catalog[RAW_TX].source
     lookback = dg.TimeWindowPartitionMapping(start_offset=-lookback_days * 48, allow_nonexistent_upstream_partitions=True)
-    previous = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
+    # every reading of the sessions open in the half-hour: back to their start, and forward to the
+    # readings already delivered after it (a re-run settles energy awaiting a later reading)
+    readings_window = dg.TimeWindowPartitionMapping(
+        start_offset=-int(readings.get("lookback_days", 7)) * 48, end_offset=int(readings.get("lookahead_days", 7)) * 48,
+        allow_nonexistent_upstream_partitions=True)
+    # OCPP notifies status changes only: the state of a quiet charge point comes from before
+    status_window = dg.TimeWindowPartitionMapping(start_offset=-int(readings.get("status_lookback_days", 7)) * 48,
+                                                  allow_nonexistent_upstream_partitions=True)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -178,7 +192,8 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     # -- the hybrid signal ------------------------------------------------------------------
 
     @dg.asset(**asset_kwargs(catalog[SIGNAL], settings, catalog),
-              ins={"tx": dg.AssetIn(RAW_TX, partition_mapping=previous), "events": dg.AssetIn(RAW_EVENTS),
+              ins={"tx": dg.AssetIn(RAW_TX, partition_mapping=readings_window),
+                   "events": dg.AssetIn(RAW_EVENTS, partition_mapping=status_window),
                    "enedis": dg.AssetIn(RAW_ENEDIS), "rte": dg.AssetIn(CORE_RTE),
                    "stations": dg.AssetIn(RAW_STATIONS)})
     def hybrid__green_charging_signal(context: dg.AssetExecutionContext, platform: Platform, tx: pd.DataFrame,
@@ -188,9 +203,6 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         register = green_signal.latest_register(stations)
         if register.empty:
             raise dg.Failure(description=f"{RAW_STATIONS} holds no charge point: materialise it first")
-        if tx.empty or tx["datetime_utc"].min() >= start:
-            context.log.info("%s: no transaction log for the half-hour before %s (first run, or not delivered yet):"
-                             " energy of sessions open across that boundary starts at %s", SIGNAL, start, start)
         signal = green_signal.green_charging_signal(
             start=start, end=end, register=register, usage=usage.slot_usage(tx, start, end),
             status=usage.slot_status(events, start, end), enedis=enedis, rte=rte, thresholds=thresholds, arrow=True)
@@ -214,7 +226,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
 
     @dg.asset(**asset_kwargs(catalog[SURPLUS], settings, catalog), ins={"signal": dg.AssetIn(SIGNAL)})
     def hybrid__green_surplus_stations_in_use(context: dg.AssetExecutionContext, signal: pa.Table) -> pd.DataFrame:
-        out = green_signal.surplus_in_use(signal, ratio_min=1.0)
+        out = green_signal.surplus_in_use(signal, thresholds)
         context.add_output_metadata({
             "charge_points_in_use_in_surplus": dg.MetadataValue.int(int(out["id_pdc_itinerance"].nunique())),
             "stations": dg.MetadataValue.int(int(out["id_station_itinerance"].nunique())),
@@ -224,10 +236,25 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
 
     @dg.asset(**asset_kwargs(catalog[OPEN_SIGNAL], settings, catalog), ins={"signal": dg.AssetIn(SIGNAL)})
     def out_uc2__green_signal(context: dg.AssetExecutionContext, signal: pa.Table) -> pa.Table:
-        out = green_signal.open_signal(signal)
+        out = green_signal.open_signal(signal, k_points, min_stations)
         colours = pa.table({"c": out.column("colour").fill_null("none")}).group_by("c").aggregate([([], "count_all")])
-        context.add_output_metadata({"rows_by_colour": dg.MetadataValue.json(
-            dict(zip(colours.column("c").to_pylist(), colours.column("count_all").to_pylist(), strict=True)))})
+        no_area = out.filter(pc.is_null(out.column("occupancy_area")))
+        context.add_output_metadata({
+            "rows_by_colour": dg.MetadataValue.json(
+                dict(zip(colours.column("c").to_pylist(), colours.column("count_all").to_pylist(), strict=True))),
+            "disclosure_k_min_charge_points": dg.MetadataValue.int(k_points),
+            "stations_without_published_occupancy": dg.MetadataValue.int(
+                len(set(no_area.column("id_station_itinerance").to_pylist()))),
+        })
+        return out
+
+    @dg.asset(**asset_kwargs(catalog[OPEN_SURPLUS], settings, catalog),
+              ins={"surplus": dg.AssetIn(SURPLUS), "open_signal": dg.AssetIn(OPEN_SIGNAL),
+                   "stations": dg.AssetIn(RAW_STATIONS)})
+    def out_uc2__green_surplus_charging(context: dg.AssetExecutionContext, surplus: pd.DataFrame,
+                                        open_signal: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
+        out, figures = green_signal.surplus_by_area(surplus, open_signal, green_signal.latest_register(stations))
+        context.add_output_metadata({k: _figure(v) for k, v in figures.items()})
         return out
 
     # -- usage ---------------------------------------------------------------------------------
@@ -267,20 +294,19 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def out_uc2__charging_usage(context: dg.AssetExecutionContext, platform: Platform, daily: pd.DataFrame,
                                 sessions: pd.DataFrame, typology: pd.DataFrame) -> TableWithRejects:
         start, end = window_of(context)
-        parts = []
+        parts, raw_sessions = [], []
         for month, lo, hi in _paris_months(start, end):
             d = daily[(daily["day_start_utc"] >= lo) & (daily["day_start_utc"] < hi)]
             s = sessions[(sessions["end_utc"] >= lo) & (sessions["end_utc"] < hi)]
             if len(d):
-                m = usage.monthly_station_usage(d, s, lo)
+                m = usage.open_monthly_usage(d, s, lo, k_min=k_min, k_points=k_points, min_stations=min_stations)
                 m.insert(1, "month_local", month)
                 parts.append(m)
+                raw_sessions.append(usage.monthly_station_usage(d, s, lo)["n_sessions"])
         if not parts:
             return TableWithRejects(data=_empty_table(catalog, OPEN_USAGE), metadata={"rows": dg.MetadataValue.int(0)})
-        raw = pd.concat(parts, ignore_index=True)
-        values = ["n_sessions", "n_users", "sessions_per_charge_point_day", "occupancy_rate_pct", "energy_kwh",
-                  "mean_session_h", "peak_start_hour_local", "green_energy_share_pct"]
-        data = anon.suppress_small_groups(raw, "n_users", values, k_min)
+        data = pd.concat(parts, ignore_index=True)
+        raw_n_sessions = pd.concat(raw_sessions, ignore_index=True)
         density = (typology.sort_values("datetime_utc").drop_duplicates("commune_code", keep="last")
                    .set_index("commune_code")["density_label"] if len(typology) else pd.Series(dtype=object))
         data["commune_density"] = data["code_insee_commune"].map(density)
@@ -288,8 +314,10 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             "k_min_users": dg.MetadataValue.int(k_min),
             "rows": dg.MetadataValue.int(len(data)),
             "rows_suppressed": dg.MetadataValue.int(int(data["suppressed"].sum())),
+            "rows_suppressed_secondary": dg.MetadataValue.int(
+                int(data["suppression_reason"].fillna("").str.startswith("secondary").sum())),
             "sessions_in_published_rows": dg.MetadataValue.int(int(data["n_sessions"].fillna(0).sum())),
-            "sessions_in_suppressed_rows": dg.MetadataValue.int(int(raw.loc[data["suppressed"], "n_sessions"].sum())),
+            "sessions_in_suppressed_rows": dg.MetadataValue.int(int(raw_n_sessions[data["suppressed"]].sum())),
         }
         shown = data[~data["suppressed"]].nlargest(15, "energy_kwh")
         if len(shown):
@@ -340,7 +368,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             figures["chart"] = chart_for(context, platform, charts.to_png(fig), SEASONAL)
         return TableWithRejects(data=data, metadata=figures)
 
-    @dg.asset(**asset_kwargs(catalog[FORECAST], settings, catalog), deps=[SIGNAL],
+    @dg.asset(**asset_kwargs(catalog[FORECAST], settings, catalog), deps=[SIGNAL, CORE_RTE],
               automation_condition=daily_auto, ins={"stations": dg.AssetIn(RAW_STATIONS)})
     def out_uc2__signal_forecast(context: dg.AssetExecutionContext, platform: Platform,
                                  stations: pd.DataFrame) -> TableWithRejects:
@@ -365,7 +393,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         return TableWithRejects(data=data, metadata=figures)
 
     return [anon_spie__charging_sessions, hybrid__green_charging_signal, hybrid__green_surplus_stations_in_use,
-            out_uc2__green_signal, hybrid__charging_usage_daily, out_uc2__charging_usage,
+            out_uc2__green_signal, out_uc2__green_surplus_charging, hybrid__charging_usage_daily, out_uc2__charging_usage,
             hybrid__green_signal_seasonal_history, out_uc2__signal_forecast]
 
 
@@ -380,7 +408,7 @@ def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame,
     if sig.empty or sig["datetime_utc"].nunique() < 96:
         return None, {"issued": False, "reason": f"less than 2 days of {SIGNAL} before {cutoff:%Y-%m-%dT%H:%MZ}"}
     version = thresholds[thresholds["valid_from"] <= pd.Timestamp(cutoff)].iloc[-1]
-    green_min, orange_min = float(version["green_local_ratio_min"]), float(version["orange_local_ratio_min"])
+    green_min = float(version["green_local_ratio_min"])
     steps = int(fc["horizon_hours"]) * 2
     backtest = int(fc["backtest_hours"]) * 2
     per_node, node_metrics = [], {}
@@ -401,6 +429,18 @@ def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame,
     link = sig.drop_duplicates("id_station_itinerance")[["id_station_itinerance", "code_poste_source"]]
     frame = link.merge(nodes, on="code_poste_source").merge(stations, on="id_station_itinerance", how="left")
     ratio = frame["yhat"].to_numpy()
+    # the expected colour follows the signal's rule: the regional share is forecast too, and where
+    # the forecast ratio alone cannot decide and the share is not forecast, no colour
+    try:
+        rte = platform.store.read(CORE_RTE, time_column="datetime_utc", window=(history_start, cutoff),
+                                  columns=["datetime_utc", "green_share_pct"]).to_pandas()
+    except FileNotFoundError:  # no RTE figure stored for the period: the share is not forecast
+        rte = pd.DataFrame({"datetime_utc": pd.Series(dtype="datetime64[ns, UTC]"),
+                            "green_share_pct": pd.Series(dtype=float)})
+    share_by_target, share_gap = green_signal.forecast_regional_share(rte, cutoff, steps,
+                                                                      history_days=int(fc["history_days"]))
+    share = share_by_target.reindex(pd.DatetimeIndex(frame["ds"]).tz_convert(UTC)).to_numpy()
+    colours = green_signal.decide_colours(ratio, share, thresholds, frame["ds"])
     issued = pd.Timestamp(datetime.now(UTC))  # to the microsecond: two issues never share a key
     data = pd.DataFrame({
         "issued_at_utc": issued, "data_cutoff_utc": pd.Timestamp(cutoff),
@@ -410,15 +450,19 @@ def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame,
         "id_station_itinerance": frame["id_station_itinerance"].to_numpy(),
         "code_insee_commune": frame["code_insee_commune"].to_numpy(),
         "p_green": np.clip(frame["p_exceed"].to_numpy(), 0, 1).round(4),
-        "expected_colour": np.where(ratio >= green_min, "green", np.where(ratio >= orange_min, "orange", "red")),
+        "expected_regional_green_share_pct": np.round(share, 2),
+        "expected_colour": colours["colour"].to_numpy(),
+        "expected_colour_reason": colours["colour_reason"].to_numpy(),
         "ratio_band": np.select([ratio < 0.6, ratio < 1.0, ratio < 1.5], ["<0.6", "0.6-1", "1-1.5"], ">=1.5"),
-        "thresholds_version": str(version["version"]), "model": MODEL_ID,
+        "thresholds_version": colours["thresholds_version"].to_numpy(), "model": MODEL_ID,
     })
     skills = [m.get("backtest_skill") for m in node_metrics.values() if isinstance(m.get("backtest_skill"), float)]
     metrics = {
         "issued": True, "issued_at_utc": issued.isoformat(), "data_cutoff_utc": pd.Timestamp(cutoff).isoformat(),
         "nodes": len(node_metrics), "stations": int(data["id_station_itinerance"].nunique()),
         "nodes_without_backtest": sum(1 for m in node_metrics.values() if "backtest_skill" not in m),
+        "regional_share_forecast": share_gap or "prophet on core_rte__eco2mix_regional green_share_pct",
+        "rows_without_expected_colour": int(data["expected_colour"].isna().sum()),
         "mean_backtest_skill": round(float(np.mean(skills)), 4) if skills else None,
         "mean_backtest_prophet_only_skill": _mean(node_metrics, "backtest_prophet_only_skill"),
         "mean_backtest_brier_skill": _mean(node_metrics, "backtest_brier_skill"),

@@ -9,8 +9,11 @@
   (energy above power x duration), a ghost session overlapping another on the same charge point,
   a StopTransaction sent twice.
 - writers of the three SPIE deliveries: the historical export (monthly CSV, one row per
-  transaction), and the half-hourly drops of the OCPP 1.6 transaction log (Start/Stop/MeterValues,
-  meter readings in Wh, clock-aligned every 30 min) and event log (StatusNotification).
+  transaction), and the half-hourly drops of the OCPP 1.6 transaction log (Start/Stop/MeterValues)
+  and event log (StatusNotification, with the occasional reservation). Charge points meter as
+  real ones do, each by its configuration (`CADENCES`): clock-aligned every 30 or 15 min,
+  periodic samples every 10 min (register in kWh, with the power in W) or every minute on DC
+  chargers (with the state of charge in %), or nothing but meterStart / meterStop.
 
 Half-hourly drop files are named by the UTC start of the half-hour they report on
 (`..._20251026T0030Z.csv`) and are never overwritten once delivered: a corrected file is the
@@ -40,7 +43,7 @@ HISTORY_END = datetime(2025, 1, 1, tzinfo=UTC)
 HALF_HOUR = pd.Timedelta(minutes=30)
 
 TX_COLUMNS = ["timestamp", "charge_point_id", "connector_id", "message", "transaction_id", "id_tag",
-              "id_tag_status", "meter_wh", "measurand", "context", "reason"]
+              "id_tag_status", "meter_value", "unit", "measurand", "context", "reason"]
 EVENT_COLUMNS = ["timestamp", "charge_point_id", "connector_id", "status", "error_code", "info",
                  "vendor_error_code"]
 HISTORY_COLUMNS = ["id_transaction", "id_pdc_itinerance", "connecteur", "badge", "debut", "fin",
@@ -246,6 +249,7 @@ def simulate_days(net: Network, days: list[date]) -> tuple[pd.DataFrame, pd.Data
     if len(frame):
         frame["id_pdc_itinerance"] = pdc["id_pdc_itinerance"].to_numpy()[frame["pdc_index"]]
         frame["id_station_itinerance"] = pdc["id_station_itinerance"].to_numpy()[frame["pdc_index"]]
+        frame["dc"] = pdc["dc"].to_numpy()[frame["pdc_index"]]
         frame["connector_id"] = 1
         frame["badge"] = badge_of(frame["user"].to_numpy())
     fault_frame = pd.concat(faults, ignore_index=True) if faults else pd.DataFrame()
@@ -269,50 +273,134 @@ def _iso(ts: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(pd.DatetimeIndex(ts).tz_convert(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), dtype=object)
 
 
-def ocpp_messages(sessions: pd.DataFrame) -> pd.DataFrame:
-    """The OCPP 1.6 transaction log of the sessions, with `slot` = the half-hour each row reports on."""
-    if sessions.empty:
-        return pd.DataFrame(columns=[*TX_COLUMNS, "slot", "ts"])
-    s = sessions
-    start = pd.DataFrame({"ts": s["start"], "charge_point_id": s["id_pdc_itinerance"], "message": "StartTransaction",
-                          "transaction_id": s["transaction_id"], "id_tag": s["badge"], "id_tag_status": "Accepted",
-                          "meter_wh": s["meter_start_wh"], "measurand": None, "context": "Transaction.Begin",
-                          "reason": None})
-    stop = pd.DataFrame({"ts": s["stop"], "charge_point_id": s["id_pdc_itinerance"], "message": "StopTransaction",
-                         "transaction_id": s["transaction_id"], "id_tag": s["badge"], "id_tag_status": None,
-                         "meter_wh": s["meter_stop_wh"], "measurand": None, "context": "Transaction.End",
-                         "reason": s["reason"]})
-    dup = stop[s["anomaly"].to_numpy() == "duplicate"].copy()
-    dup["ts"] = dup["ts"] + pd.Timedelta(seconds=50)  # the charge point retried: same stop sent twice
-    # clock-aligned register readings on every :00/:30 strictly inside the session
+# How each charge point meters (OCPP 1.6 leaves it to configuration): ClockAlignedDataInterval
+# (0 by default: no clock-aligned readings), MeterValueSampleInterval (periodic samples from the
+# start of the transaction), or nothing but meterStart / meterStop. Vendors differ in units and
+# in the measurands they add. (kind, interval in seconds, register unit, extra measurands)
+CADENCES = {
+    "clock_30min": ("Sample.Clock", 1800, "Wh", ()),
+    "clock_15min": ("Sample.Clock", 900, "Wh", ()),
+    "periodic_600s_kwh": ("Sample.Periodic", 600, "kWh", ("Power.Active.Import",)),
+    "periodic_60s_dc": ("Sample.Periodic", 60, "Wh", ("Power.Active.Import", "SoC")),
+    "start_stop_only": (None, 0, "Wh", ()),
+}
+
+
+def cadence_of(pdc: pd.DataFrame) -> np.ndarray:
+    """The metering configuration of each charge point: fixed per charge point (deterministic)."""
+    u = np.array([_h64("cadence:" + p) % 1000 / 1000 for p in pdc["id_pdc_itinerance"]])
+    ac = np.select([u < 0.55, u < 0.65, u < 0.80], ["clock_30min", "clock_15min", "periodic_600s_kwh"],
+                   "start_stop_only")
+    return np.where(pdc["dc"].to_numpy(), "periodic_60s_dc", ac).astype(object)
+
+
+def _register_at(s: pd.DataFrame, rep: np.ndarray, t_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(register in Wh, power in W) of session rows `rep` at instants `t_ns`: charging at p_eff, then idle."""
+    elapsed_h = (t_ns - pd.DatetimeIndex(s["start"]).asi8[rep]) / 3.6e12
+    p_kw = s["p_eff_kw"].to_numpy()[rep]
+    energy = s["energy_wh"].to_numpy()[rep]
+    delivered = np.minimum(energy, np.floor(p_kw * elapsed_h * 1000)).astype("int64")
+    power_w = np.where(delivered < energy, np.round(p_kw * 1000), 0).astype("int64")
+    return s["meter_start_wh"].to_numpy()[rep] + delivered, power_w
+
+
+def _readings(s: pd.DataFrame, cadence: np.ndarray) -> list[pd.DataFrame]:
+    """MeterValues strictly inside each session, as each charge point's configuration sends them."""
     start_ns = pd.DatetimeIndex(s["start"]).asi8
     stop_ns = pd.DatetimeIndex(s["stop"]).asi8
-    step = HALF_HOUR.value
-    first_b = (start_ns // step + 1) * step
-    n_b = np.maximum(0, -(-(stop_ns - first_b) // step))
-    rep = np.repeat(np.arange(len(s)), n_b)
-    k = np.arange(len(rep)) - np.repeat(np.cumsum(n_b) - n_b, n_b)
-    b_ns = first_b[rep] + k * step
-    b = pd.to_datetime(b_ns, utc=True)
-    elapsed_h = (b_ns - start_ns[rep]) / 3.6e12
-    delivered = np.minimum(s["energy_wh"].to_numpy()[rep],
-                           np.floor(s["p_eff_kw"].to_numpy()[rep] * elapsed_h * 1000)).astype("int64")
-    clock = pd.DataFrame({"ts": b, "charge_point_id": s["id_pdc_itinerance"].to_numpy()[rep], "message": "MeterValues",
-                          "transaction_id": s["transaction_id"].to_numpy()[rep], "id_tag": None, "id_tag_status": None,
-                          "meter_wh": s["meter_start_wh"].to_numpy()[rep] + delivered,
-                          "measurand": "Energy.Active.Import.Register", "context": "Sample.Clock", "reason": None})
-    out = pd.concat([start, stop, dup, clock], ignore_index=True)
+    parts = []
+    for name, (context, interval, unit, extras) in CADENCES.items():
+        rows = np.flatnonzero(cadence == name)
+        if context is None or not len(rows):
+            continue
+        step = interval * 10**9
+        if context == "Sample.Clock":  # on the clock: every :00/:15/:30/:45 (or :00/:30) inside the session
+            first = (start_ns[rows] // step + 1) * step
+        else:  # periodic: counted from the start of the transaction
+            first = start_ns[rows] + step
+        n = np.maximum(0, -(-(stop_ns[rows] - first) // step))
+        rep = np.repeat(rows, n)
+        k = np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n)
+        t_ns = np.repeat(first, n) + k * step
+        register_wh, power_w = _register_at(s, rep, t_ns)
+        base = {"ts": pd.to_datetime(t_ns, utc=True), "charge_point_id": s["id_pdc_itinerance"].to_numpy()[rep],
+                "message": "MeterValues", "transaction_id": s["transaction_id"].to_numpy()[rep], "id_tag": None,
+                "id_tag_status": None, "context": context, "reason": None}
+        value = (np.char.mod("%.3f", register_wh / 1000) if unit == "kWh" else register_wh.astype(str))
+        parts.append(pd.DataFrame({**base, "meter_value": value, "unit": unit,
+                                   "measurand": "Energy.Active.Import.Register", "meter_wh": register_wh}))
+        if "Power.Active.Import" in extras:
+            parts.append(pd.DataFrame({**base, "meter_value": power_w.astype(str), "unit": "W",
+                                       "measurand": "Power.Active.Import", "meter_wh": np.nan}))
+        if "SoC" in extras:
+            battery_wh = 60_000.0
+            soc0 = 10 + (s["transaction_id"].to_numpy()[rep] % 31)
+            soc = np.minimum(100, soc0 + 100 * (register_wh - s["meter_start_wh"].to_numpy()[rep]) / battery_wh)
+            parts.append(pd.DataFrame({**base, "meter_value": np.round(soc).astype("int64").astype(str), "unit": "Percent",
+                                       "measurand": "SoC", "meter_wh": np.nan}))
+    return parts
+
+
+def ocpp_messages(sessions: pd.DataFrame) -> pd.DataFrame:
+    """The OCPP 1.6 transaction log of the sessions, with `slot` = the half-hour each row reports on.
+
+    Each charge point meters as its configuration says (`cadence_of`): clock-aligned readings every
+    30 or 15 min, periodic samples (with power and state of charge on DC chargers, the register in
+    kWh for one vendor), or start and stop only. `meter_wh` (not written) is the register in Wh.
+    """
+    if sessions.empty:
+        return pd.DataFrame(columns=[*TX_COLUMNS, "slot", "ts", "meter_wh"])
+    s = sessions.reset_index(drop=True)
+    dc = s["dc"].to_numpy(dtype=bool) if "dc" in s else (s["p_eff_kw"] > 22).to_numpy()
+    cadence = cadence_of(pd.DataFrame({"id_pdc_itinerance": s["id_pdc_itinerance"], "dc": dc}))
+    start = pd.DataFrame({"ts": s["start"], "charge_point_id": s["id_pdc_itinerance"], "message": "StartTransaction",
+                          "transaction_id": s["transaction_id"], "id_tag": s["badge"], "id_tag_status": "Accepted",
+                          "meter_value": s["meter_start_wh"].astype(str), "unit": None, "measurand": None,
+                          "meter_wh": s["meter_start_wh"], "context": "Transaction.Begin", "reason": None})
+    stop = pd.DataFrame({"ts": s["stop"], "charge_point_id": s["id_pdc_itinerance"], "message": "StopTransaction",
+                         "transaction_id": s["transaction_id"], "id_tag": s["badge"], "id_tag_status": None,
+                         "meter_value": s["meter_stop_wh"].astype(str), "unit": None, "measurand": None,
+                         "meter_wh": s["meter_stop_wh"], "context": "Transaction.End", "reason": s["reason"]})
+    dup = stop[s["anomaly"].to_numpy() == "duplicate"].copy()
+    dup["ts"] = dup["ts"] + pd.Timedelta(seconds=50)  # the charge point retried: same stop sent twice
+    out = pd.concat([start, stop, dup, *_readings(s, cadence)], ignore_index=True)
+    out["meter_wh"] = out["meter_wh"].astype("float64")
     out["connector_id"] = 1
     ts = pd.DatetimeIndex(out["ts"])
-    # a clock reading on a boundary closes the half-hour before it
-    closing = (out["context"].to_numpy() == "Sample.Clock").astype("int64")
+    # a clock reading on a boundary closes the half-hour before it; any other row reports on its own
+    closing = ((out["context"].to_numpy() == "Sample.Clock") & (ts.asi8 % HALF_HOUR.value == 0)).astype("int64")
     out["slot"] = pd.to_datetime(ts.floor("30min").asi8 - closing * HALF_HOUR.value, utc=True)
     out["timestamp"] = _iso(ts)
-    return out.sort_values(["slot", "ts", "charge_point_id"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["slot", "ts", "charge_point_id", "transaction_id"], kind="stable").reset_index(drop=True)
 
 
-def ocpp_events(sessions: pd.DataFrame, faults: pd.DataFrame | None = None) -> pd.DataFrame:
-    """StatusNotification messages consistent with the sessions and the faults."""
+def status_refresh(net: Network, days: list[date], sessions: pd.DataFrame,
+                   faults: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The nightly StatusNotification of idle charge points (the central system's TriggerMessage at 03:1x).
+
+    OCPP notifies changes only; without this, a charge point nobody used for days has no known
+    state. A charge point busy or out of order at that time sends nothing then.
+    """
+    rows = []
+    pdc = net.pdc["id_pdc_itinerance"].to_numpy()
+    offset = np.array([_h64("refresh:" + p) % 600 for p in pdc])  # seconds after 03:10, per charge point
+    for d in days:
+        at = (pd.Timestamp(d) + pd.Timedelta(hours=3, minutes=10)).tz_localize(PARIS).tz_convert(UTC)
+        ts = at + pd.to_timedelta(offset, unit="s")
+        rows.append(pd.DataFrame({"ts": ts, "cp": pdc}))
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["ts", "cp"])
+    busy = pd.concat([sessions[["id_pdc_itinerance", "start", "stop"]].set_axis(["cp", "a", "b"], axis=1)]
+                     + ([faults[["id_pdc_itinerance", "fault_start", "fault_end"]].set_axis(["cp", "a", "b"], axis=1)]
+                        if faults is not None and len(faults) else []), ignore_index=True)
+    hit = out.merge(busy, on="cp")
+    hit = hit[(hit["a"] - pd.Timedelta(minutes=1) <= hit["ts"]) & (hit["ts"] <= hit["b"] + pd.Timedelta(minutes=1))]
+    out = out[~out.set_index(["cp", "ts"]).index.isin(hit.set_index(["cp", "ts"]).index)]
+    return out.assign(status="Available")
+
+
+def ocpp_events(sessions: pd.DataFrame, faults: pd.DataFrame | None = None,
+                refresh: pd.DataFrame | None = None) -> pd.DataFrame:
+    """StatusNotification messages consistent with the sessions and the faults (and the nightly refresh)."""
     s = sessions
     full_at = s["start"] + pd.to_timedelta(s["energy_wh"] / (s["p_eff_kw"] * 1000) * 3600, unit="s")
     parts = [
@@ -321,9 +409,18 @@ def ocpp_events(sessions: pd.DataFrame, faults: pd.DataFrame | None = None) -> p
         pd.DataFrame({"ts": s["stop"], "cp": s["id_pdc_itinerance"], "status": "Finishing"}),
         pd.DataFrame({"ts": s["stop"] + pd.Timedelta(seconds=30), "cp": s["id_pdc_itinerance"], "status": "Available"}),
     ]
+    # ~3 % of drivers reserve (ReserveNow) 15 minutes ahead, when the charge point was free by then
+    prev_stop = s.sort_values("start").groupby("id_pdc_itinerance")["stop"].shift().reindex(s.index)
+    reserve_at = s["start"] - pd.Timedelta(minutes=15)
+    reserved = (s["transaction_id"].to_numpy() % 33 == 0) & (prev_stop.isna() | (prev_stop + pd.Timedelta(minutes=1)
+                                                                                  < reserve_at)).to_numpy()
+    parts.append(pd.DataFrame({"ts": reserve_at[reserved], "cp": s.loc[reserved, "id_pdc_itinerance"],
+                               "status": "Reserved"}))
     suspended = full_at < s["stop"] - pd.Timedelta(minutes=1)
     parts.append(pd.DataFrame({"ts": full_at[suspended].dt.floor("s"), "cp": s.loc[suspended, "id_pdc_itinerance"],
                                "status": "SuspendedEV"}))
+    if refresh is not None and len(refresh):
+        parts.append(refresh[["ts", "cp", "status"]])
     out = pd.concat(parts, ignore_index=True)
     out["error_code"] = "NoError"
     if faults is not None and len(faults):
@@ -382,7 +479,8 @@ def write_transaction_log(landing, start: datetime, end: datetime, *, now: datet
     slots = _missing_slots(landing, TX_PREFIX, _ended_slots(max(start, HISTORY_END), end, now))
     if not len(slots):
         return []
-    sessions = sessions_for_days(net or network(), _days_covering(slots[0], slots[-1] + HALF_HOUR))
+    net = net or network()
+    sessions = sessions_for_days(net, _days_covering(slots[0], slots[-1] + HALF_HOUR))
     msgs = ocpp_messages(sessions)
     msgs = msgs[msgs["slot"].isin(slots)]
     return write_slot_files(landing, msgs, TX_COLUMNS, TX_PREFIX, slots)
@@ -393,8 +491,10 @@ def write_event_log(landing, start: datetime, end: datetime, *, now: datetime | 
     slots = _missing_slots(landing, EVENT_PREFIX, _ended_slots(max(start, HISTORY_END), end, now))
     if not len(slots):
         return []
-    sessions, faults = simulate_days(net or network(), _days_covering(slots[0], slots[-1] + HALF_HOUR))
-    events = ocpp_events(sessions, faults)
+    net = net or network()
+    days = _days_covering(slots[0], slots[-1] + HALF_HOUR)
+    sessions, faults = simulate_days(net, days)
+    events = ocpp_events(sessions, faults, status_refresh(net, days, sessions, faults))
     events = events[events["slot"].isin(slots)]
     return write_slot_files(landing, events, EVENT_COLUMNS, EVENT_PREFIX, slots)
 

@@ -4,10 +4,18 @@ half-hourly OCPP 1.6 transaction and event logs (file drops by the operator, `;`
 - Transaction log `spie_symenergie05_transactions_<YYYYMMDDTHHMM>Z.csv`: StartTransaction /
   StopTransaction / MeterValues with `timestamp` (UTC, ISO 8601), `charge_point_id` (the IRVE
   `id_pdc_itinerance`), `connector_id`, `transaction_id`, `id_tag` (RFID badge: personal data),
-  `meter_wh` (energy register, Wh), `measurand`, `context`, `reason` (stop reason).
+  `meter_value` and `unit` (OCPP sampledValue.value / .unit: meterStart / meterStop are integers
+  in Wh; a MeterValues row carries whatever the charger samples), `measurand` (empty = OCPP's
+  default Energy.Active.Import.Register), `context`, `reason` (stop reason). Files of the first
+  format, with a `meter_wh` column and no unit, are read as Wh.
+  Every row is kept in raw, whatever its measurand; `meter_wh` is the energy register normalised
+  to Wh (Wh or kWh received) and is null for other measurands (Power.Active.Import in W, SoC in %,
+  Current.Import ...), so nothing downstream can sum a power or a percentage as energy.
   `datetime_utc` is the half-hour the row reports on: the half-hour of its timestamp, except that a
   clock-aligned reading (context Sample.Clock) stamped on a :00/:30 boundary closes the half-hour
-  before it (OCPP ClockAlignedData). A file holds the rows of its own half-hour only.
+  before it (OCPP ClockAlignedData). A file holds the rows of its own half-hour only. Chargers
+  report at any cadence (OCPP 1.6 ClockAlignedDataInterval defaults to 0: no clock-aligned
+  readings at all; MeterValueSampleInterval may be seconds, or start/stop only).
 - Event log `spie_symenergie05_events_<YYYYMMDDTHHMM>Z.csv`: StatusNotification rows (`status`,
   `error_code`, `info`, `vendor_error_code`).
 - Historical export `spie_symenergie05_historique_transactions_<YYYY-MM>.csv`: one row per
@@ -28,13 +36,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from energy_pipelines.sources.base import FileRead, SourceAdapter, reject_frame
+from energy_pipelines.sources.base import FileRead, SourceAdapter, SourceFileError, reject_frame
 from energy_pipelines.sources.delimited import (
     IRVE_ID,
     UTC_TS,
     all_true,
     arrow_read,
     first_reason,
+    floats,
     ints,
     irve_ids,
     null_if_empty,
@@ -56,12 +65,26 @@ ERROR_CODES = ("NoError", "ConnectorLockFailure", "EVCommunicationError", "Groun
                "PowerMeterFailure", "PowerSwitchFailure", "ReaderFailure", "ResetFailure", "UnderVoltage",
                "WeakSignal")
 TX_FIELDS = ["timestamp", "charge_point_id", "connector_id", "message", "transaction_id", "id_tag",
-             "id_tag_status", "meter_wh", "measurand", "context", "reason"]
+             "id_tag_status", "meter_value", "unit", "measurand", "context", "reason"]
+# the first delivery format: the value column was named meter_wh and there was no unit (Wh)
+LEGACY_TX_FIELDS = ["timestamp", "charge_point_id", "connector_id", "message", "transaction_id", "id_tag",
+                    "id_tag_status", "meter_wh", "measurand", "context", "reason"]
+REGISTER = "Energy.Active.Import.Register"
+# OCPP 1.6 Measurand values (section 7.31); anything else is a typo we refuse rather than ignore
+MEASURANDS = ("Energy.Active.Export.Register", REGISTER, "Energy.Reactive.Export.Register",
+              "Energy.Reactive.Import.Register", "Energy.Active.Export.Interval", "Energy.Active.Import.Interval",
+              "Energy.Reactive.Export.Interval", "Energy.Reactive.Import.Interval", "Power.Active.Export",
+              "Power.Active.Import", "Power.Offered", "Power.Reactive.Export", "Power.Reactive.Import",
+              "Power.Factor", "Current.Import", "Current.Export", "Current.Offered", "Voltage", "Frequency",
+              "Temperature", "SoC", "RPM")
+# Wh per unit of the energy register (OCPP UnitOfMeasure; empty = the default Wh)
+ENERGY_UNITS = {"Wh": 1.0, "kWh": 1000.0}
 EVENT_FIELDS = ["timestamp", "charge_point_id", "connector_id", "status", "error_code", "info", "vendor_error_code"]
 HISTORY_FIELDS = ["id_transaction", "id_pdc_itinerance", "connecteur", "badge", "debut", "fin",
                   "index_debut_wh", "index_fin_wh", "energie_wh", "motif_arret"]
 TX_COLUMNS = ["datetime_utc", "timestamp_utc", "message", "id_pdc_itinerance", "connector_id", "transaction_id",
-              "id_tag", "id_tag_status", "meter_wh", "measurand", "context", "stop_reason", "source_line"]
+              "id_tag", "id_tag_status", "meter_value", "unit", "measurand", "meter_wh", "context", "stop_reason",
+              "source_line"]
 EVENT_COLUMNS = ["datetime_utc", "timestamp_utc", "id_pdc_itinerance", "connector_id", "status", "error_code",
                  "info", "vendor_error_code", "source_line"]
 HISTORY_COLUMNS = ["datetime_utc", "transaction_id", "id_pdc_itinerance", "connector_id", "id_tag", "start_utc",
@@ -113,29 +136,48 @@ class TransactionLogAdapter(_SlotDrop):
     def _fast(self, path: Path) -> FileRead | None:
         read = arrow_read(path, TX_FIELDS)
         if read is None:
-            return None
-        t, n = read
+            read = arrow_read(path, LEGACY_TX_FIELDS)
+            if read is None:
+                return None
+            t, n = read
+            t = t.rename_columns(["meter_value" if c == "meter_wh" else c for c in t.column_names])
+            t = t.append_column("unit", pa.array([""] * t.num_rows, pa.string()))
+        else:
+            t, n = read
         ts = _utc(t["timestamp"])
-        numbers = [ints(t[c]) for c in ("connector_id", "transaction_id", "meter_wh")]
-        if ts is None or any(x is None or x.null_count for x in numbers) or not irve_ids(t["charge_point_id"]):
+        numbers = [ints(t[c]) for c in ("connector_id", "transaction_id")]
+        value = floats(t["meter_value"])
+        if ts is None or value is None or value.null_count or any(x is None or x.null_count for x in numbers) \
+                or not irve_ids(t["charge_point_id"]):
             return None
-        connector, tx, meter = numbers
-        msg = t["message"]
+        connector, tx = numbers
+        msg, unit, measurand = t["message"], t["unit"], t["measurand"]
+        is_meter_values = pc.equal(msg, "MeterValues")
+        register = pc.and_(is_meter_values, pc.or_(pc.equal(measurand, ""), pc.equal(measurand, REGISTER)))
+        start_stop = pc.invert(is_meter_values)
         if not (all_true(pc.is_in(msg, value_set=pa.array(MESSAGES))) and all_true(pc.greater_equal(connector, 1))
-                and all_true(pc.greater_equal(meter, 0))
+                and all_true(pc.or_(pc.equal(measurand, ""), pc.is_in(measurand, value_set=pa.array(MEASURANDS))))
+                # meterStart / meterStop: integers in Wh
+                and all_true(pc.or_(pc.invert(start_stop), pc.and_(
+                    pc.and_(pc.greater_equal(value, 0), pc.equal(pc.floor(value), value)),
+                    pc.is_in(unit, value_set=pa.array(["", "Wh"])))))
+                and all_true(pc.or_(pc.invert(register), pc.and_(
+                    pc.greater_equal(value, 0), pc.is_in(unit, value_set=pa.array(["", *ENERGY_UNITS])))))
                 and not pc.any(pc.and_(pc.equal(msg, "StartTransaction"), pc.equal(t["id_tag"], ""))).as_py()):
             return None
+        factor = pc.if_else(pc.equal(unit, "kWh"), ENERGY_UNITS["kWh"], 1.0)
+        meter_wh = pc.if_else(pc.or_(start_stop, register), pc.multiply(value, factor), pa.scalar(None, pa.float64()))
         floor = pc.floor_temporal(ts, multiple=30, unit="minute")
-        closing = pc.and_(pc.and_(pc.equal(ts, floor), pc.equal(t["context"], "Sample.Clock")),
-                          pc.equal(msg, "MeterValues"))
+        closing = pc.and_(pc.and_(pc.equal(ts, floor), pc.equal(t["context"], "Sample.Clock")), is_meter_values)
         slot = pc.if_else(closing, pc.subtract(floor, pa.scalar(timedelta(minutes=30))), floor)
         if not _own_slot_ok(path, slot):
             return None
         rows = to_frame({"datetime_utc": slot, "timestamp_utc": ts, "message": msg,
                          "id_pdc_itinerance": t["charge_point_id"], "connector_id": connector, "transaction_id": tx,
                          "id_tag": null_if_empty(t["id_tag"]), "id_tag_status": null_if_empty(t["id_tag_status"]),
-                         "meter_wh": meter, "measurand": null_if_empty(t["measurand"]),
-                         "context": null_if_empty(t["context"]), "stop_reason": null_if_empty(t["reason"])},
+                         "meter_value": value, "unit": null_if_empty(unit), "measurand": null_if_empty(measurand),
+                         "meter_wh": meter_wh, "context": null_if_empty(t["context"]),
+                         "stop_reason": null_if_empty(t["reason"])},
                         n, TX_COLUMNS)
         return FileRead(rows=rows)
 
@@ -143,13 +185,28 @@ class TransactionLogAdapter(_SlotDrop):
         fast = self._fast(path)
         if fast is not None:
             return fast
-        frame, rejects = read_delimited(path, required=TX_FIELDS)
+        try:
+            frame, rejects = read_delimited(path, required=TX_FIELDS)
+            fields = TX_FIELDS
+        except SourceFileError as current:
+            try:
+                frame, rejects = read_delimited(path, required=LEGACY_TX_FIELDS)
+            except SourceFileError:
+                raise current from None  # the error names the current format's columns
+            fields = LEGACY_TX_FIELDS
+            frame = frame.rename(columns={"meter_wh": "meter_value"})
+            frame["unit"] = ""
         ts = to_utc(frame["timestamp"])
         transaction_id, bad_tx = _integer(frame["transaction_id"])
-        meter, bad_meter = _integer(frame["meter_wh"])
+        value = to_number(frame["meter_value"])
         connector, bad_conn = _integer(frame["connector_id"])
+        unit = frame["unit"].fillna("").astype(str)
+        measurand = frame["measurand"].fillna("").astype(str)
+        is_meter_values = frame["message"] == "MeterValues"
+        register = is_meter_values & measurand.isin(["", REGISTER])
+        start_stop = frame["message"].isin(["StartTransaction", "StopTransaction"])
         on_boundary = ts.notna() & (ts == ts.dt.floor("30min"))
-        closing = on_boundary & (frame["context"] == "Sample.Clock") & (frame["message"] == "MeterValues")
+        closing = on_boundary & (frame["context"] == "Sample.Clock") & is_meter_values
         slot = ts.dt.floor("30min") - closing.astype(int) * HALF_HOUR
         outside, own = self._outside_own_slot(path, slot)
         reason = first_reason([
@@ -158,19 +215,30 @@ class TransactionLogAdapter(_SlotDrop):
             (~frame["charge_point_id"].str.match(IRVE_ID), "charge_point_id is not an IRVE id_pdc_itinerance"),
             (bad_conn | connector.isna() | (connector < 1), "connector_id is not a positive integer"),
             (bad_tx | transaction_id.isna(), "transaction_id missing or not an integer"),
-            (bad_meter | meter.isna() | (meter < 0), "meter_wh missing, negative or not an integer (Wh)"),
+            (value.isna(), "meter value missing or not a number"),
+            (start_stop & ((value < 0) | (value % 1 != 0) | ~unit.isin(["", "Wh"])),
+             "meterStart / meterStop is not a non-negative integer in Wh (OCPP 1.6)"),
+            (is_meter_values & ~measurand.isin(["", *MEASURANDS]), "unknown OCPP 1.6 measurand: " + measurand),
+            (register & (value < 0), "negative energy register"),
+            (register & ~unit.isin(["", *ENERGY_UNITS]), "energy register in " + unit + ": expected Wh or kWh"),
             ((frame["message"] == "StartTransaction") & _empty(frame["id_tag"]), "StartTransaction without idTag"),
             (outside, "row reports on another half-hour than its file"),
         ], frame.index)
         bad = reason != ""
-        rejects += reject_rows(frame, bad, reason, TX_FIELDS, when=slot.where(~outside, pd.Timestamp(own) if own else pd.NaT))
+        record_fields = ["meter_value" if c == "meter_wh" else c for c in fields]  # the line as received
+        rejects += reject_rows(frame, bad, reason, record_fields,
+                               when=slot.where(~outside, pd.Timestamp(own) if own else pd.NaT))
         ok = ~bad
+        factor = unit.map(ENERGY_UNITS).fillna(1.0)
+        meter_wh = (value * factor).where(start_stop | register)
         out = pd.DataFrame({
             "datetime_utc": slot[ok], "timestamp_utc": ts[ok], "message": frame.loc[ok, "message"],
             "id_pdc_itinerance": frame.loc[ok, "charge_point_id"], "connector_id": connector[ok],
             "transaction_id": transaction_id[ok], "id_tag": _none_if_empty(frame.loc[ok, "id_tag"]),
-            "id_tag_status": _none_if_empty(frame.loc[ok, "id_tag_status"]), "meter_wh": meter[ok],
-            "measurand": _none_if_empty(frame.loc[ok, "measurand"]), "context": _none_if_empty(frame.loc[ok, "context"]),
+            "id_tag_status": _none_if_empty(frame.loc[ok, "id_tag_status"]),
+            "meter_value": value[ok].astype("float64"), "unit": _none_if_empty(unit[ok]),
+            "measurand": _none_if_empty(measurand[ok]), "meter_wh": meter_wh[ok].astype("float64"),
+            "context": _none_if_empty(frame.loc[ok, "context"]),
             "stop_reason": _none_if_empty(frame.loc[ok, "reason"]), "source_line": frame.loc[ok, "source_line"],
         }, columns=TX_COLUMNS)
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)

@@ -9,7 +9,9 @@
 - Sessions are rebuilt from the OCPP log (StartTransaction + StopTransaction of one transaction)
   and the historical export, then checked against the QualiCharge session rules (DOMAIN.md);
   a session breaking one is quarantined with the rule it breaks.
-- `suppress_small_groups` masks every aggregate that covers fewer than k distinct users.
+- `suppress_small_groups` masks every aggregate that covers fewer than k distinct users, and
+  `protect_against_areas` masks more where the open signal's area occupancy would give a masked
+  one back by difference (secondary suppression).
 """
 
 from __future__ import annotations
@@ -277,4 +279,45 @@ def suppress_small_groups(frame: pd.DataFrame, users_column: str, value_columns:
             out[col].where(~small, None)
     out["suppressed"] = small.to_numpy()
     out["suppression_reason"] = np.where(small, f"fewer than {k} distinct users in the group", None)
+    return out
+
+
+def protect_against_areas(frame: pd.DataFrame, areas: pd.DataFrame, sessions: pd.DataFrame,
+                          value_columns: list[str], k: int, key: str = "id_station_itinerance") -> pd.DataFrame:
+    """Secondary suppression of a per-station product against the open signal's area occupancy.
+
+    The open signal publishes occupancy per occupancy area (a group of stations). Summed over the
+    period, an area's occupancy minus the occupancy published for its unmasked stations gives the
+    occupancy of its masked ones together. That residual must itself cover at least k distinct
+    users, or a masked station is recovered by difference: while it does not, the unmasked station
+    of the area with the fewest users is masked too (reason says so). `frame` is the output of
+    `suppress_small_groups`; `areas` maps `key` to `occupancy_area`; `sessions` holds `key` and
+    `user_pseudonym` of the period.
+    """
+    out = frame.copy()
+    area_of = areas.dropna(subset=["occupancy_area"]).drop_duplicates(key).set_index(key)["occupancy_area"]
+    users = sessions.groupby(key)["user_pseudonym"].agg(lambda u: set(u.dropna())) if len(sessions) else pd.Series(
+        dtype=object)
+    secondary = np.zeros(len(out), dtype=bool)
+    for _area, rows in out.groupby(out[key].map(area_of), sort=True):
+        masked = rows.index[out.loc[rows.index, "suppressed"].to_numpy()]
+        if not len(masked):
+            continue
+        shown = [i for i in rows.index if i not in set(masked)]
+        residual = set().union(*(users.get(out.at[i, key], set()) for i in masked))
+        # fewest users first (the least informative to lose), then the id: deterministic
+        shown.sort(key=lambda i: (len(users.get(out.at[i, key], set())), str(out.at[i, key])))
+        while len(residual) < k and shown:
+            i = shown.pop(0)
+            residual |= users.get(out.at[i, key], set())
+            secondary[out.index.get_loc(i)] = True
+    if secondary.any():
+        idx = out.index[secondary]
+        for col in value_columns:
+            out[col] = out[col].astype("float64") if out[col].dtype.kind in "iuf" else out[col]
+            out.loc[idx, col] = np.nan if out[col].dtype.kind == "f" else None
+        out.loc[idx, "suppressed"] = True
+        out.loc[idx, "suppression_reason"] = (
+            f"secondary suppression: with the open signal's occupancy of its area it would reveal a station "
+            f"masked for fewer than {k} users")
     return out

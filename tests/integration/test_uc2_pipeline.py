@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -76,14 +77,82 @@ def test_two_days_over_the_dst_change_are_one_run_with_every_charge_point_and_ha
     assert len(signal) == n_pdc * (48 + 50)
     assert signal.groupby("id_pdc_itinerance")["datetime_utc"].nunique().eq(98).all()
     assert signal["colour"].notna().all() and signal["signal_complete"].all()
+    assert signal["colour_reason"].isna().all()
     assert set(signal["colour"]) <= {"green", "orange", "red"} and signal["in_use"].any()
     surplus = read(store, "hybrid__green_surplus_stations_in_use")
     expected = signal[signal["in_use"] & (signal["local_green_ratio"] >= 1)]
     assert len(surplus) == len(expected) and (surplus["local_green_ratio"] >= 1).all()
+    assert set(surplus["thresholds_version"]) == {"2025.1"} and set(surplus["surplus_local_ratio_min"]) == {1.0}
     opened = read(store, "out_uc2__green_signal")
-    assert set(opened.columns) >= {"colour", "regional_green_share_pct", "n_free"}
+    assert set(opened.columns) >= {"colour", "colour_reason", "signal_complete", "regional_green_share_pct",
+                                   "occupancy_area", "area_n_free"}
     assert "energy_wh" not in opened.columns and "local_green_ratio" not in opened.columns
+    assert "n_free" not in opened.columns  # no occupancy per station
     assert len(opened) == stations["id_station_itinerance"].nunique() * 98
+    areas = opened.dropna(subset=["occupancy_area"])
+    assert (areas["area_n_charge_points"] >= 5).all() and (areas["area_n_stations"] >= 2).all()
+    assert areas.groupby("id_station_itinerance")["occupancy_area"].nunique().eq(1).all()
+
+
+def test_energy_comes_from_whatever_each_charger_sends(world):
+    """Start/stop-only chargers get their session's energy in every half-hour it spans (not 0 Wh), the
+    others from their clock-aligned or periodic readings, and in use means a transaction is open."""
+    from energy_pipelines.simulate import charging
+
+    store = world["store"]
+    signal = read(store, "hybrid__green_charging_signal")
+    net = charging.network()
+    cadence = dict(zip(net.pdc["id_pdc_itinerance"], charging.cadence_of(net.pdc), strict=True))
+    signal["cadence"] = signal["id_pdc_itinerance"].map(cadence)
+    used = signal[signal["in_use"] & (signal["energy_quality"] == "ok")]
+    for kind in charging.CADENCES:
+        rows = used[used["cadence"] == kind]
+        assert len(rows) > 20, kind
+        # the car may stop drawing before it is unplugged: readings show it, start/stop only cannot
+        share = (rows["energy_wh"] > 0).mean()
+        assert share > (0.99 if kind == "start_stop_only" else 0.5), (kind, share)
+    # energy of each session = its meter: the settled half-hours of sessions inside the two days add up
+    sessions = read(store, "anon_spie__charging_sessions")
+    assert signal.loc[signal["energy_quality"] == "ok", "energy_wh"].sum() / 1000 == pytest.approx(
+        sessions["energy_kwh"].sum(), rel=0.15)
+    # only the last half-hours (sessions still running at the end of the range) may await a reading
+    waiting = signal[signal["energy_quality"] == "awaiting_reading"]
+    assert waiting.empty or waiting["datetime_utc"].min() >= signal["datetime_utc"].max() - pd.Timedelta(hours=12)
+    raw = read(store, "raw_spie__transaction_log")
+    assert {"Power.Active.Import", "SoC"} <= set(raw["measurand"].dropna())  # kept in raw
+    assert raw.loc[raw["measurand"].isin(["Power.Active.Import", "SoC"]), "meter_wh"].isna().all()
+    assert set(raw["unit"].dropna()) >= {"kWh", "W", "Percent"}
+
+
+def test_the_surplus_list_reaches_partners_per_area_and_restricted(world):
+    store = world["store"]
+    surplus = read(store, "hybrid__green_surplus_stations_in_use")
+    product = read(store, "out_uc2__green_surplus_charging")
+    opened = read(store, "out_uc2__green_signal")
+    assert len(product) > 0 and product["occupancy_area"].notna().all()
+    assert "id_pdc_itinerance" not in product.columns and "id_station_itinerance" not in product.columns
+    assert (product["charging_hours"] == 0.5 * product["n_charge_points_in_use"]).all()
+    complete = product[product["energy_complete"]]
+    assert (complete["delivered_power_kw"] - 2 * complete["energy_kwh"]).abs().max() <= 0.002  # both rounded
+    assert product.loc[~product["energy_complete"], ["energy_kwh", "delivered_power_kw"]].isna().all().all()
+    assert product["latitude"].between(44.1, 45.2).all() and product["longitude"].between(5.4, 7.1).all()
+    # every charge point in surplus of a station with an area is counted once, in its area
+    area = opened.set_index(["id_station_itinerance", "datetime_utc"])["occupancy_area"]
+    in_area = surplus[surplus.set_index(["id_station_itinerance", "datetime_utc"]).index.map(area).notna()]
+    assert product["n_charge_points_in_use"].sum() == len(in_area)
+    # published as a private dataset of the programme's organisation (the portal mirror, offline); the
+    # gate wants the checks of every upstream asset, and the fixture loaded the register without them
+    defs = world["defs"]
+    assert dg.materialize([*defs.assets, *(defs.asset_checks or [])], selection=["raw_symenergie05__charging_stations"],
+                          resources=defs.resources, instance=world["instance"]).success
+    result = dg.materialize([*defs.assets, *(defs.asset_checks or [])],
+                            selection=[dg.AssetKey(["datasud", "out_uc2__green_surplus_charging"])],
+                            resources=defs.resources, instance=world["instance"])
+    meta = result.get_asset_materialization_events()[-1].materialization.metadata
+    assert meta["outcome"].value == "private"
+    import json
+    folder = world["settings"].published_dir / "region-sud" / "out_uc2__green_surplus_charging"
+    assert json.loads((folder / "package.json").read_text())["private"] is True
 
 
 def test_sessions_are_pseudonymised_and_the_injected_anomalies_quarantined(world):
@@ -179,6 +248,12 @@ def test_ownership_follows_the_lineage(world):
         assert eff.access == "open" and not eff.personal_data and eff.lifted_by == out
         assert catalog[out].publish
     assert not catalog["hybrid__green_charging_signal"].publish
+    # the surplus list: published to the partners only (a private dataset), never open
+    from energy_pipelines.governance.policy import PRIVATE, decide
+    eff = lineage["out_uc2__green_surplus_charging"]
+    assert eff.access == "restricted" and not eff.personal_data and not eff.commercially_sensitive
+    assert "hybrid__green_surplus_stations_in_use" in eff.upstream
+    assert decide(eff, catalog).outcome == PRIVATE
 
 
 def test_live_mode_without_a_key_refuses_to_pseudonymise(world):
@@ -211,11 +286,33 @@ def test_forecasts_are_archived_never_overwritten_and_report_skill(world):
     from energy_pipelines.storage.schema import conform
     store.write(spec.id, conform(signal, spec.table_schema.to_arrow(), spec.id), time_column="datetime_utc",
                 window=(pd.Timestamp("2025-05-01", tz="UTC"), pd.Timestamp("2025-05-11", tz="UTC")))
-    results = [dg.materialize(list(defs.assets), selection=["out_uc2__signal_forecast"], partition_key="2025-05-10",
-                              resources=defs.resources, instance=world["instance"]) for _ in range(2)]
+    def issue():
+        return dg.materialize(list(defs.assets), selection=["out_uc2__signal_forecast"], partition_key="2025-05-10",
+                              resources=defs.resources, instance=world["instance"])
+
+    results = [issue()]
+    # RTE's figures of the period arrive: the next issue forecasts the regional share too
+    rte_range = {"dagster/asset_partition_range_start": half_hour_key(datetime(2025, 4, 20, tzinfo=UTC)),
+                 "dagster/asset_partition_range_end": half_hour_key(datetime(2025, 5, 10, 21, 30, tzinfo=UTC))}
+    assert dg.materialize(list(defs.assets), selection=["raw_rte__eco2mix_regional", "core_rte__eco2mix_regional"],
+                          resources=defs.resources, instance=world["instance"], tags=rte_range).success
+    results.append(issue())
     archive = read(store, "out_uc2__signal_forecast")
     assert archive["issued_at_utc"].nunique() == 2  # both issues kept
     one = archive[archive["issued_at_utc"] == archive["issued_at_utc"].min()]
+    two = archive[archive["issued_at_utc"] == archive["issued_at_utc"].max()]
+    # the expected colour follows the signal's rule. Without RTE: the ratio decides green and orange,
+    # below the orange ratio there is no colour (it used to say red)
+    low = one["ratio_band"] == "<0.6"
+    assert low.any() and one.loc[low, "expected_colour"].isna().all()
+    assert (one.loc[low, "expected_colour_reason"] == "no RTE share").all()
+    assert one.loc[~low, "expected_colour"].notna().all() and one["expected_regional_green_share_pct"].isna().all()
+    # with RTE's share forecast, every colour is decided, and by the share where the ratio is low
+    assert two["expected_colour"].notna().all() and two["expected_regional_green_share_pct"].between(0, 400).all()
+    rule = np.select([two["ratio_band"].isin(["1-1.5", ">=1.5"]), two["ratio_band"] == "0.6-1",
+                      two["expected_regional_green_share_pct"] >= 50.0], ["green", "orange", "orange"], "red")
+    assert (two["expected_colour"] == rule).all()
+    assert set(two.loc[two["ratio_band"] == "<0.6", "expected_colour"]) <= {"orange", "red"}
     n_stations = one["id_station_itinerance"].nunique()
     assert len(one) == n_stations * 96 and one["p_green"].between(0, 1).all()
     cutoff = paris_day_bounds("2025-05-10")[1]

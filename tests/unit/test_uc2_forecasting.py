@@ -88,3 +88,25 @@ def test_day_ahead_renewable_share_on_a_held_back_year(realdata):
     assert np.isfinite(out["skill"]) and -1 < out["skill"] < 1
     assert out["skill"] > 0.1  # the model beats the weekly persistence it is scored against
     assert out["rmse_reference"] > 2  # the reference is not trivially perfect
+
+
+def test_the_regional_share_is_forecast_for_the_expected_colour_or_said_missing():
+    """The forecast's colour follows the signal's rule, so it needs the PACA share ahead: prophet on RTE's."""
+    from energy_pipelines.simulate import paca_mix
+    from energy_pipelines.transforms import green_signal
+
+    slots = pd.date_range("2025-04-20", "2025-05-10", freq="30min", inclusive="left", tz="UTC")
+    mix = paca_mix.mix(slots)
+    rte = pd.DataFrame({"datetime_utc": slots, "green_share_pct": 100 * mix[["eolien", "solaire", "hydraulique",
+                                                                          "bioenergies"]].sum(axis=1).to_numpy()
+                        / mix["consommation"].to_numpy()})
+    cutoff = pd.Timestamp("2025-05-10", tz="UTC")
+    share, gap = green_signal.forecast_regional_share(rte, cutoff, 96, history_days=14)
+    assert gap is None and len(share) == 96 and share.index[0] == cutoff and share.notna().all()
+    # the share has a solar cycle: the forecast should be higher at noon than at night
+    assert share.between(0, 400).all() and share.between_time("11:00", "13:00").mean() > share.between_time(
+        "00:00", "03:00").mean()
+    # one day of RTE figures is not enough: no forecast, and the reason
+    share, gap = green_signal.forecast_regional_share(rte[rte["datetime_utc"] >= cutoff - pd.Timedelta(days=1)],
+                                                      cutoff, 96)
+    assert share.isna().all() and "less than 2 days" in gap

@@ -74,11 +74,34 @@ def test_ocpp_log_replays_the_sessions(net):
     energy = sessions.set_index("transaction_id")["energy_wh"]
     assert ((stops - starts).reindex(energy.index) == energy).all()
     clock = msgs[msgs["context"] == "Sample.Clock"]
-    assert (clock["ts"].dt.minute.isin([0, 30]) & (clock["ts"].dt.second == 0)).all()
-    assert (clock["slot"] == clock["ts"] - pd.Timedelta(minutes=30)).all()  # closes the half-hour before
-    # the register only goes up within a transaction
-    ordered = msgs.sort_values(["transaction_id", "ts"])
-    assert (ordered.groupby("transaction_id")["meter_wh"].diff().dropna() >= 0).all()
+    assert (clock["ts"].dt.minute.isin([0, 15, 30, 45]) & (clock["ts"].dt.second == 0)).all()
+    on_boundary = clock["ts"].dt.minute.isin([0, 30])
+    assert (clock.loc[on_boundary, "slot"] == clock.loc[on_boundary, "ts"] - pd.Timedelta(minutes=30)).all()
+    assert (clock.loc[~on_boundary, "slot"] == clock.loc[~on_boundary, "ts"].dt.floor("30min")).all()
+    # the register only goes up within a transaction (power and state of charge are other measurands)
+    register = msgs[msgs["meter_wh"].notna()].sort_values(["transaction_id", "ts"])
+    assert (register.groupby("transaction_id")["meter_wh"].diff().dropna() >= 0).all()
+
+
+def test_chargers_meter_at_every_cadence_ocpp_allows(net):
+    """Clock-aligned (30 and 15 min), periodic (every minute on DC, every 10 min in kWh), or start/stop only."""
+    sessions = charging.sessions_for_days(net, [date(2025, 6, 3), date(2025, 6, 4)])
+    msgs = charging.ocpp_messages(sessions[sessions["anomaly"].isna()])
+    cadence = dict(zip(net.pdc["id_pdc_itinerance"], charging.cadence_of(net.pdc), strict=True))
+    assert set(cadence.values()) == set(charging.CADENCES)
+    readings = msgs[msgs["message"] == "MeterValues"].assign(cadence=lambda m: m["charge_point_id"].map(cadence))
+    assert readings.loc[readings["cadence"] == "start_stop_only"].empty
+    per = readings[readings["measurand"] == "Energy.Active.Import.Register"].groupby("transaction_id")["ts"]
+    gaps = per.diff().dt.total_seconds().groupby(readings["cadence"]).agg(lambda g: set(g.dropna()))
+    assert gaps["periodic_60s_dc"] == {60.0} and gaps["periodic_600s_kwh"] == {600.0}
+    assert gaps["clock_15min"] == {900.0} and gaps["clock_30min"] == {1800.0}
+    assert set(readings.loc[readings["cadence"] == "periodic_600s_kwh", "unit"]) == {"kWh", "W"}
+    dc = readings[readings["cadence"] == "periodic_60s_dc"]
+    assert set(dc["measurand"]) == {"Energy.Active.Import.Register", "Power.Active.Import", "SoC"}
+    assert dc.loc[dc["measurand"] == "SoC", "meter_value"].astype(int).between(0, 100).all()
+    # what the reader makes of it: the register in Wh, kWh included, whatever the cadence
+    events = charging.ocpp_events(sessions)
+    assert (events["status"] == "Reserved").sum() > 0
 
 
 def test_half_hourly_drops_roundtrip_and_are_never_overwritten(tmp_path, net):
@@ -116,7 +139,7 @@ def test_malformed_log_rows_are_quarantined_with_their_reason(tmp_path):
     assert (read.rows["datetime_utc"] == pd.Timestamp("2025-10-26T01:00Z")).all()  # 01:30 closes 01:00
     reasons = sorted(read.rejects["reason"].str.split(":").str[0])
     assert reasons == ["charge_point_id is not an IRVE id_pdc_itinerance",
-                       "meter_wh missing, negative or not an integer (Wh)",
+                       "meterStart / meterStop is not a non-negative integer in Wh (OCPP 1.6)",
                        "row reports on another half-hour than its file", "truncated row",
                        "unknown OCPP message", "unparseable timestamp"]
 

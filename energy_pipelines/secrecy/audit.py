@@ -44,6 +44,8 @@ from energy_pipelines.secrecy.system import TableSystem
 HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, "presolve": True}
 # a relation of published cells that misses by more than this (relative) is reported as inconsistent
 CONSISTENCY_RTOL = 1e-6
+# intervals="auto": every interval exactly while the largest component has at most this many masked cells
+AUTO_EXACT_LIMIT = 200
 
 
 class AuditError(RuntimeError):
@@ -244,7 +246,7 @@ class _Blocks:
 
 def audit(system: TableSystem, *, masked: str = "masked", value: str = "value",
           protection_pct: str = "protection_pct", kind: str = "mask_kind", contributors: str = "n_contributors",
-          nonnegative: bool = True, insiders: bool = True, scope: str = "all", intervals: str = "exact",
+          nonnegative: bool = True, insiders: bool = True, scope: str = "all", intervals: str = "auto",
           only_cells: Sequence[int] | None = None) -> AuditReport:
     """Audit `system`: `masked` cells are unknown to the attacker; the others are published with `value`.
 
@@ -256,9 +258,10 @@ def audit(system: TableSystem, *, masked: str = "masked", value: str = "value",
     cells with feasible points that reach their protection (a few LPs for many cells at once) and
     computes exact intervals only for the others: the same verdict, exact intervals for every
     exposed cell, far fewer LPs on large tables (certified cells report `certified` and no bounds).
+    `"auto"`: exact while the largest component has at most AUTO_EXACT_LIMIT masked cells.
     """
-    if intervals not in ("exact", "verdict"):
-        raise ValueError(f"intervals {intervals!r}: expected 'exact' or 'verdict'")
+    if intervals not in ("exact", "verdict", "auto"):
+        raise ValueError(f"intervals {intervals!r}: expected 'exact', 'verdict' or 'auto'")
     t0 = time.perf_counter()
     cells = system.cells
     n = len(cells)
@@ -317,6 +320,8 @@ def audit(system: TableSystem, *, masked: str = "masked", value: str = "value",
     comp_nr = np.bincount(row_comp[rsel], minlength=n_comp)[comp_ids] if len(rsel) else np.zeros(len(comp_ids), int)
     summary["components"] = int(len(comp_ids))
     summary["largest_component"] = int(comp_nv.max()) if len(comp_nv) else 0
+    if intervals == "auto":
+        intervals = "exact" if summary["largest_component"] <= AUTO_EXACT_LIMIT else "verdict"
 
     in_scope = is_masked.copy()
     if scope == "primary":

@@ -312,11 +312,12 @@ def _finer_masked(union: pd.DataFrame, targets: pd.DataFrame, spec: SystemSpec) 
 def audit_products(tables: Mapping[str, pd.DataFrame | pa.Table], *, products: SecrecyProducts | None = None,
                    truth: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
                    maps: Mapping[str, Mapping] | None = None, insiders: bool = True,
-                   scope: str = "all") -> ProductsAudit:
+                   scope: str = "all", intervals: str = "auto") -> ProductsAudit:
     """Audit the published `tables` ({product id: table as written}) together; see the module doc.
 
     `truth`: the system's cells from the closed data (key columns, value, masked, mask_kind,
     protection_pct, n_contributors), one frame, or {system: frame} when several systems are audited.
+    `intervals`: see `audit` ("auto": exact intervals unless a component is large).
     """
     products = products or load_products()
     unknown = sorted(set(tables) - set(products.products))
@@ -352,7 +353,8 @@ def audit_products(tables: Mapping[str, pd.DataFrame | pa.Table], *, products: S
         t = truth.get(sid) if isinstance(truth, Mapping) else truth
         union = _with_truth(union, t, key)
         system = TableSystem(union, dims=key, hierarchies=system_hierarchies(spec, maps))
-        reports[sid] = audit(system, nonnegative=spec.nonnegative, insiders=insiders, scope=scope)
+        reports[sid] = audit(system, nonnegative=spec.nonnegative, insiders=insiders, scope=scope,
+                             intervals=intervals)
         v, u = _closure_checks({p: tables[p] for p in pids}, products, spec, union, key)
         violations += v
         unverifiable += u

@@ -1,10 +1,11 @@
 """UC3 territorial energy balance: Enedis commune extracts -> territories -> balance, rates, what-if,
 forecasts; and the open regional balance from Enedis's open aggregates.
 
-Pure computations live in `transforms.balance`, `transforms.secrecy` and
-`transforms.territorial_forecast`; territories in `assets_config/territories/`, thresholds and
-scenarios in `assets_config/uc3/`. Closed data stays in the core layer; every out_* product
-passes statistical secrecy (its catalogue `step:` is what lifts its access).
+Pure computations live in `transforms.balance`, `secrecy.uc3` (every product's masks from one
+system of tables) and `transforms.territorial_forecast`; territories in `assets_config/territories/`,
+secrecy rules and product layouts in `assets_config/secrecy/`, scenarios in `assets_config/uc3/`.
+Closed data stays in the core layer; every out_* product passes statistical secrecy (its catalogue
+`step:` is what lifts its access).
 """
 
 from datetime import timedelta, timezone
@@ -19,13 +20,13 @@ from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog
 from energy_pipelines.resources import Platform
+from energy_pipelines.secrecy import uc3 as secrecy_uc3
 from energy_pipelines.settings import Settings
 from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.territories import Territory, load_territories, membership
 from energy_pipelines.transforms import balance as bl
 from energy_pipelines.transforms import territorial_forecast as tf
 from energy_pipelines.transforms.common import REJECT_COLUMNS
-from energy_pipelines.transforms.secrecy import Columns, SecrecyRules, apply_secrecy
 
 import matplotlib.pyplot as plt  # noqa: E402  (after charts: the Agg backend is set there)
 
@@ -193,16 +194,6 @@ def history_for_forecast(energy: pd.DataFrame) -> pd.DataFrame:
     return tf.hourly(bal)
 
 
-def training_secrecy(energy: pd.DataFrame, rules: SecrecyRules) -> pd.DataFrame:
-    """Secrecy of each territory's consumption and production totals over a training window."""
-    totals = energy[energy["category"] == bl.TOTAL]
-    cells = totals.groupby(["territory_id", "flow"]).agg(
-        value=("energy_kwh", "sum"), n_contributors=("n_points", "max"),
-        largest_contributor=("largest_point_kwh", lambda s: s.sum(min_count=len(s)))).reset_index()
-    cells["category"] = bl.TOTAL
-    return apply_secrecy(cells, rules, cols=Columns())
-
-
 # Dagster maps time windows only between partition definitions of one time zone: the Paris
 # daily / monthly / yearly products cannot map onto the UTC half-hourly layer. They declare their
 # dependency with AllPartitionMapping (lineage and staleness; Dagster skips per-partition data
@@ -239,7 +230,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     territories = load_territories(catalog.directory / "territories")
     names = {t.id: t.name for t in territories.values()}
     sites = {t.id: tf.Site(t.centroid.lat, t.centroid.lon) for t in territories.values()}
-    rules = SecrecyRules.from_yaml(catalog.directory / "uc3" / "secrecy.yaml")
+    rules = secrecy_uc3.Uc3Secrecy.load(catalog.directory / "secrecy")
     scenarios = bl.load_scenarios(catalog.directory / "uc3" / "what_if.yaml")
     forecast_cfg = tf.ForecastConfig.from_yaml(catalog.directory / "uc3" / "forecast.yaml")
     assets: list[dg.AssetsDefinition] = []
@@ -336,7 +327,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         start, end = window_of(context)
         if energy.empty:
             return TableWithRejects(data=empty(catalog, BALANCE), rejects=None, metadata={})
-        out = bl.published_balance(energy, rules)
+        out = secrecy_uc3.published_balance(energy, rules)
         meta: dict = {"secrecy_rules": dg.MetadataValue.json(rules.as_metadata())}
         if len(out):
             out.insert(1, "territory_name", out["territory_id"].map(names).fillna(out["territory_id"]))
@@ -362,8 +353,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         energy = read_energy(platform, catalog, *output_window(context))
         if energy.empty:
             return TableWithRejects(data=empty(catalog, WHAT_IF), rejects=None, metadata={})
-        out = bl.pv_what_if(bl.half_hour_balance(energy), scenarios, "year")
-        out = bl.totals_secrecy(out, rules)
+        out = secrecy_uc3.published_what_if(energy, scenarios, rules, "year")
         out.insert(2, "territory_name", out["territory_id"].map(names).fillna(out["territory_id"]))
         out = out[[c for c in catalog[WHAT_IF].table_schema.columns if c in out]]
         table = out.pivot_table(index="territory_id", columns="scenario_id", values="self_production_rate_pct")
@@ -378,8 +368,8 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     return assets
 
 
-def _rates_asset(resolution: str, dataset: str, catalog: Catalog, settings: Settings, rules: SecrecyRules,
-                 names: dict[str, str]) -> dg.AssetsDefinition:
+def _rates_asset(resolution: str, dataset: str, catalog: Catalog, settings: Settings,
+                 rules: secrecy_uc3.Uc3Secrecy, names: dict[str, str]) -> dg.AssetsDefinition:
     @dg.asset(**asset_kwargs(catalog[dataset], settings, catalog), deps=[PARIS_PERIOD_DEP])
     def _rates(context: dg.AssetExecutionContext, platform: Platform) -> TableWithRejects:
         start, end = output_window(context)
@@ -387,10 +377,9 @@ def _rates_asset(resolution: str, dataset: str, catalog: Catalog, settings: Sett
         if energy.empty:
             context.log.warning("%s: no territorial energy in [%s, %s)", dataset, start, end)
             return TableWithRejects(data=empty(catalog, dataset), rejects=None, metadata={})
-        rates = bl.period_rates(bl.half_hour_balance(energy), resolution)
+        rates = secrecy_uc3.published_rates(energy, resolution, rules)
         # a partial period at the window's edge would be mislabelled: keep periods inside the window
-        rates = rates[(rates["period_start_utc"] >= start) & (rates["period_end_utc"] <= end)]
-        out = bl.totals_secrecy(rates, rules)
+        out = rates[(rates["period_start_utc"] >= start) & (rates["period_end_utc"] <= end)].copy()
         out.insert(1, "territory_name", out["territory_id"].map(names).fillna(out["territory_id"]))
         out.insert(4, "period_local", _local(out["period_start_utc"], resolution))
         keep = [c for c in catalog[dataset].table_schema.columns if c in out]
@@ -414,8 +403,8 @@ def _rates_asset(resolution: str, dataset: str, catalog: Catalog, settings: Sett
     return _rates
 
 
-def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, cfg: tf.ForecastConfig,
-                    names: dict[str, str], sites: dict[str, tf.Site],
+def _forecast_asset(catalog: Catalog, settings: Settings, rules: secrecy_uc3.Uc3Secrecy,
+                    cfg: tf.ForecastConfig, names: dict[str, str], sites: dict[str, tf.Site],
                     communes: dict[str, set[str]]) -> dg.AssetsDefinition:
     energy_schema = catalog[TERRITORIAL_ENERGY].table_schema.to_arrow()
     forecast_schema = catalog[FORECASTS].table_schema.to_arrow()
@@ -440,13 +429,13 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, c
             window = (issue - need, issue)
             energy = store.read(TERRITORIAL_ENERGY, time_column="datetime_utc", window=window,
                                 schema=energy_schema).to_pandas()
-            energy = energy[energy["category"] == bl.TOTAL]
             if energy.empty:
                 context.log.warning("no territorial energy before %s: nothing to forecast", issue)
                 continue
+            # a forecast is a function of its training window: masked when that series has a masked half-hour
+            masks = secrecy_uc3.forecast_masks(energy, issue - timedelta(days=cfg.history_days), issue, rules)
+            energy = energy[energy["category"] == bl.TOTAL]
             history = history_for_forecast(energy)
-            training = energy[energy["datetime_utc"] >= issue - timedelta(days=cfg.history_days)]
-            secrecy = training_secrecy(training, rules).set_index(["territory_id", "flow"])
             temperature = _temperature(store, catalog, weather, window, communes)
             for territory, hist in history.groupby("territory_id"):
                 span = hist["datetime_utc"].max() - hist["datetime_utc"].min()
@@ -456,7 +445,8 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: SecrecyRules, c
                 site = sites.get(territory, tf.Site())
                 frame = tf.forecast(hist, issue, cfg, site)
                 frame["territory_id"] = territory
-                frame = _mask_forecast(frame, secrecy, territory)
+                frame = tf.mask_forecast(frame, masks, territory)
+                frame["issue_id"] = tf.issue_id(issue, context.run_id)
                 issued_frames.append(frame)
                 if cfg.backtest and span >= pd.Timedelta(days=21):
                     origin = issue - pd.Timedelta(hours=cfg.horizon_hours)
@@ -513,25 +503,6 @@ def issue_times(start, end) -> list[pd.Timestamp]:
     days = pd.date_range(pd.Timestamp(start).tz_convert("Europe/Paris"), pd.Timestamp(end).tz_convert("Europe/Paris"),
                          freq="D", inclusive="right")
     return [d.tz_convert("UTC") for d in days]
-
-
-def _mask_forecast(frame: pd.DataFrame, secrecy: pd.DataFrame, territory: str) -> pd.DataFrame:
-    frame = frame.copy()
-    frame["masked"] = False
-    frame["mask_reason"] = None
-    reasons = {}
-    for flow in (bl.CONSUMPTION, bl.PRODUCTION):
-        key = (territory, flow)
-        if key in secrecy.index and bool(secrecy.loc[key, "masked"]):
-            reasons[f"{flow}_kwh"] = f"{flow} total over the training window: {secrecy.loc[key, 'mask_reason']}"
-    if reasons:
-        reasons["self_production_rate_pct"] = "; ".join(reasons.values())
-    for variable, reason in reasons.items():
-        rows = frame["variable"] == variable
-        frame.loc[rows, ["yhat", "yhat_lower", "yhat_upper"]] = np.nan
-        frame.loc[rows, "masked"] = True
-        frame.loc[rows, "mask_reason"] = reason
-    return frame
 
 
 def _backtest_metadata(backtests: list) -> dict:

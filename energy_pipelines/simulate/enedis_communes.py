@@ -13,6 +13,10 @@ Realism (consistent with `paca_mix` and `weather`):
   and a few ground-mounted farms that dominate their commune;
 - small hydro in the Alps (snow-melt seasonality), a few wind parks, biogas, urban cogeneration:
   cells with one to three plants, which secrecy must mask;
+- `NOTABLE_PLANTS`, declared so that every demo exercises the secrecy rules and their audit: two
+  small hydro plants in the Métropole Toulon (a filière with 2 contributors: masked by the count
+  rule every half-hour) and an industrial "other" plant in the Provence Alpes Agglomération
+  holding ~90 % of its filière (masked by the dominance rule although 3 plants contribute);
 - injected anomaly with known truth: on a few days one row carries a negative energy (rejected).
 """
 
@@ -42,6 +46,13 @@ CONSUMPTION_HEADER = ["horodate", "code_commune", "nom_commune", "secteur_activi
 PRODUCTION_HEADER = ["horodate", "code_commune", "nom_commune", "filiere_de_production", "nb_points_injection",
                      "puissance_installee_kw", "total_energie_injectee_wh", "energie_injectee_max_point_wh"]
 FILE_PREFIX = {"consumption": "ENEDIS_FLEXGRID_CONSO_COMMUNES", "production": "ENEDIS_FLEXGRID_PROD_COMMUNES"}
+
+
+# commune -> filière -> capacities (kW) of plants added to the random ones (see the module doc)
+NOTABLE_PLANTS: dict[str, dict[str, tuple[float, ...]]] = {
+    "83103": {"hydro": (600.0, 250.0)},         # Le Revest-les-Eaux (Dardennes dam): the only hydro of Toulon
+    "04049": {"other": (7800.0, 450.0, 300.0)},  # Château-Arnoux-Saint-Auban: one industrial plant dominates
+}
 
 
 def _hash(*parts: object) -> int:
@@ -97,6 +108,9 @@ class CommuneModel:
         if pop > 40000:
             caps = rng.uniform(1000, 4000, size=int(rng.integers(2, 4)))
             self.plants["thermal"] = (len(caps), float(caps.sum()), float(caps.max()))
+        for filiere, caps in NOTABLE_PLANTS.get(self.code, {}).items():
+            n, cap, top = self.plants.get(filiere, (0, 0.0, 0.0))
+            self.plants[filiere] = (n + len(caps), cap + float(sum(caps)), max(top, float(max(caps))))
 
     def consumption_kw(self, times: pd.DatetimeIndex, local: pd.DatetimeIndex, temp: np.ndarray) -> dict[str, np.ndarray]:
         noise = 1 + 0.04 * weather.smooth_noise(times, f"load:{self.code}")
@@ -121,6 +135,8 @@ class CommuneModel:
                 cf = np.clip((weather.wind_speed_ms(times) - 3.0) / 9.0, 0, 1) ** 2
             elif filiere == "bioenergy":
                 cf = np.full(len(times), 0.75)
+            elif filiere == "other":  # an industrial site: steady on working hours, lower at night
+                cf = 0.55 + 0.25 * load_shape("industry", local, np.zeros(len(times)))
             else:  # cogeneration, more in winter
                 cf = 0.5 + 0.3 * np.cos(2 * np.pi * (doy - 15) / 365.25)
             out[filiere] = cap * cf
@@ -220,3 +236,29 @@ def write_days(landing, flow: str, start: datetime, end: datetime, *, now: datet
     return paris_day_files(landing, start, end, now=now,
                            name=lambda day: f"{prefix}_{day.replace('-', '')}_{day.replace('-', '')}.csv",
                            content=lambda times: extract(flow, times, communes))
+
+
+def sample_territorial_energy(start: datetime, end: datetime, directory, territories=None):
+    """Territorial energy of [start, end) as the pipeline computes it from the sample, without Dagster:
+    the extracts written in `directory` (one folder per flow, as in landing/), read by the real
+    reader, typed, and summed per territory (`core_enedis__territorial_energy`, as a DataFrame).
+    For tests and benchmarks of what comes after (balance, secrecy)."""
+    from pathlib import Path
+
+    from energy_pipelines.sources.enedis_commune import ADAPTER
+    from energy_pipelines.territories import membership
+    from energy_pipelines.transforms import balance
+
+    territories = territories or default_territories()
+    communes = [CommuneModel(c) for c in sorted(all_communes(territories).values(), key=lambda c: c.code)]
+    times = pd.date_range(start, end, freq="30min", inclusive="left", tz="UTC") if start.tzinfo is None else \
+        pd.date_range(start, end, freq="30min", inclusive="left")
+    rows = {}
+    for flow in ("consumption", "production"):
+        folder = Path(directory) / f"enedis_commune_{flow}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{FILE_PREFIX[flow]}_{times[0]:%Y%m%d}_{times[-1]:%Y%m%d}.csv"
+        path.write_text(extract(flow, times.tz_convert(UTC), communes), encoding="utf-8")
+        rows[flow] = ADAPTER.read_file(path).rows.assign(source_file=path.name)
+    typed = balance.commune_energy(rows["consumption"], rows["production"])
+    return balance.territorial_energy(typed.data, membership(territories)).to_pandas()

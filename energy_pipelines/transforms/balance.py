@@ -9,6 +9,12 @@ Over any period (hour, Paris day / month / year), always as a ratio of sums, nev
     coverage rate                                   = sum P / sum C   (not simultaneity-based)
 A Paris day holds 46, 48 or 50 half-hours; periods are cut in Paris time and kept as UTC bounds.
 
+Fail closed: a half-hour whose production (or consumption) was not delivered has that total null,
+and A, surplus, import and the rates null with it, `complete` false and `incomplete_reason` saying
+what is missing; a period sum is null as soon as one of its half-hours lacks the figure. Timestamps
+off the half-hour grid, or category rows that do not add up to their total row, raise.
+
+Statistical secrecy of what is published from here is in `energy_pipelines.secrecy.uc3`.
 The heavy steps run in DuckDB over Arrow; nothing here knows about Dagster.
 """
 
@@ -24,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from energy_pipelines.transforms.secrecy import Columns, Line, SecrecyRules, apply_secrecy
+from energy_pipelines.clock import PARIS_NAME
 
 CONSUMPTION = "consumption"
 PRODUCTION = "production"
@@ -33,7 +39,7 @@ CONSUMPTION_CATEGORIES = ("residential", "professional", "business")
 PRODUCTION_CATEGORIES = ("solar", "wind", "hydro", "bioenergy", "thermal", "other")
 CATEGORIES = {CONSUMPTION: CONSUMPTION_CATEGORIES, PRODUCTION: PRODUCTION_CATEGORIES}
 RESOLUTIONS = ("hour", "day", "month", "year")
-PARIS = "Europe/Paris"
+PARIS = PARIS_NAME
 
 # what downstream steps read from the balance; derived figures are masked with the totals they reveal
 DERIVED = ("self_consumed_kwh", "surplus_kwh", "import_kwh", "self_consumption_rate_pct",
@@ -97,34 +103,95 @@ WITH t AS (SELECT * FROM energy_in WHERE category = 'total'),
 c AS (SELECT * FROM t WHERE flow = 'consumption'),
 p AS (SELECT * FROM t WHERE flow = 'production'),
 s AS (SELECT territory_id, datetime_utc, energy_kwh, capacity_kw FROM energy_in
-      WHERE flow = 'production' AND category = 'solar')
-SELECT territory_id, datetime_utc,
+      WHERE flow = 'production' AND category = 'solar'),
+k AS (SELECT DISTINCT territory_id, datetime_utc FROM t)
+SELECT k.territory_id, k.datetime_utc,
        c.energy_kwh AS consumption_kwh,
-       coalesce(p.energy_kwh, 0.0) AS production_kwh,
-       least(coalesce(p.energy_kwh, 0.0), c.energy_kwh) AS self_consumed_kwh,
-       coalesce(s.energy_kwh, 0.0) AS solar_kwh,
-       coalesce(s.capacity_kw, 0.0) AS solar_capacity_kw,
-       c.n_points AS consumption_points, coalesce(p.n_points, 0) AS production_points,
+       p.energy_kwh AS production_kwh,
+       -- DuckDB's least() skips NULLs: a missing total must give a NULL A, not the other total
+       CASE WHEN c.energy_kwh IS NULL OR p.energy_kwh IS NULL THEN NULL
+            ELSE least(p.energy_kwh, c.energy_kwh) END AS self_consumed_kwh,
+       CASE WHEN p.territory_id IS NULL THEN NULL ELSE coalesce(s.energy_kwh, 0.0) END AS solar_kwh,
+       CASE WHEN p.territory_id IS NULL THEN NULL ELSE coalesce(s.capacity_kw, 0.0) END AS solar_capacity_kw,
+       c.n_points AS consumption_points, p.n_points AS production_points,
        c.largest_point_kwh AS largest_consumption_point_kwh,
-       CASE WHEN p.territory_id IS NULL THEN 0.0 ELSE p.largest_point_kwh END AS largest_production_point_kwh,
-       c.communes_reporting, c.communes_expected,
-       c.communes_reporting = c.communes_expected AS complete
-FROM c
+       p.largest_point_kwh AS largest_production_point_kwh,
+       coalesce(c.communes_reporting, 0)::BIGINT AS communes_reporting,
+       coalesce(c.communes_expected, p.communes_expected)::BIGINT AS communes_expected,
+       coalesce(c.territory_id IS NOT NULL AND p.territory_id IS NOT NULL
+                AND c.communes_reporting = c.communes_expected, false) AS complete,
+       nullif(concat_ws('; ',
+           CASE WHEN c.territory_id IS NULL THEN 'consumption not delivered' END,
+           CASE WHEN c.communes_reporting < c.communes_expected
+                THEN (c.communes_expected - c.communes_reporting)::VARCHAR || ' of ' || c.communes_expected::VARCHAR
+                     || ' member communes did not report consumption' END,
+           CASE WHEN p.territory_id IS NULL THEN 'production not delivered' END), '') AS incomplete_reason
+FROM k
+LEFT JOIN c USING (territory_id, datetime_utc)
 LEFT JOIN p USING (territory_id, datetime_utc)
 LEFT JOIN s USING (territory_id, datetime_utc)
 ORDER BY territory_id, datetime_utc
 """
 
 
-def half_hour_balance(energy: pa.Table | pd.DataFrame) -> pd.DataFrame:
-    """One row per territory and half-hour with consumption: totals, A = min(P, C), solar fleet.
+def check_energy(energy: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """Territorial energy cells, checked: UTC half-hour grid, known flows and categories, one row per
+    cell, and category rows that add up to their line's total row. Raises with examples otherwise
+    (a timestamp-resolution mismatch shows up here, instead of as zeros after a failed join)."""
+    frame = energy.to_pandas() if isinstance(energy, pa.Table) else energy.copy()
+    missing = [c for c in ("territory_id", "datetime_utc", "flow", "category", "energy_kwh") if c not in frame]
+    if missing:
+        raise ValueError(f"territorial energy lacks column(s) {missing}")
+    times = frame["datetime_utc"]
+    if not isinstance(times.dtype, pd.DatetimeTZDtype):
+        raise ValueError(f"territorial energy: datetime_utc must be tz-aware UTC timestamps, got {times.dtype}")
+    times = times.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    off = times != times.dt.floor("30min")
+    if off.any():
+        raise ValueError(f"territorial energy: {int(off.sum())} timestamp(s) off the half-hour grid (a time "
+                         f"resolution mismatch?), e.g. {times[off].head(3).tolist()}")
+    frame["datetime_utc"] = times
+    flows = set(frame["flow"].unique()) - set(CATEGORIES)
+    if flows:
+        raise ValueError(f"territorial energy: unknown flow(s) {sorted(flows)}")
+    for flow, cats in CATEGORIES.items():
+        bad = set(frame.loc[frame["flow"] == flow, "category"].unique()) - set(cats) - {TOTAL}
+        if bad:
+            raise ValueError(f"territorial energy: unknown {flow} categor(ies) {sorted(bad)}")
+    key = ["territory_id", "datetime_utc", "flow", "category"]
+    dupes = frame.duplicated(key, keep=False)
+    if dupes.any():
+        raise ValueError(f"territorial energy: {int(dupes.sum())} rows share a key, e.g. "
+                         f"{frame.loc[dupes, key].head(3).to_dict('records')}")
+    line = ["territory_id", "datetime_utc", "flow"]
+    is_total = (frame["category"] == TOTAL).to_numpy()
+    totals = frame[is_total].set_index(line)["energy_kwh"]
+    parts = frame[~is_total].groupby(line)["energy_kwh"].sum()
+    joined = pd.concat({"total": totals, "parts": parts}, axis=1)
+    orphan = joined["total"].isna()
+    if orphan.any():
+        raise ValueError(f"territorial energy: {int(orphan.sum())} line(s) of category rows without their total row "
+                         f"(misaligned timestamps?), e.g. {joined[orphan].index[:3].tolist()}")
+    # a frame of totals only (what the forecasts read) has no parts to check
+    gap = joined["parts"].notna() & ((joined["total"] - joined["parts"]).abs()
+                                     > 1e-6 * joined["total"].abs().clip(lower=1.0))
+    if gap.any():
+        raise ValueError(f"territorial energy: {int(gap.sum())} line(s) whose categories do not add up to the "
+                         f"total, e.g. {joined[gap].head(3).reset_index().to_dict('records')}")
+    return frame
 
-    A half-hour without consumption rows is absent (never invented); one without production rows
-    has P = 0 (no injection point delivered). `complete` says every member commune reported.
+
+def half_hour_balance(energy: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """One row per territory and half-hour with a total row: totals, A = min(P, C), solar fleet.
+
+    A half-hour without any row is absent (never invented); one with only one flow delivered has
+    the other null, and A, surplus, import null with it (fail closed, `incomplete_reason`).
+    `complete` says both flows were delivered and every member commune reported consumption.
     """
     con = connect()
-    con.register("energy_in", _arrow(energy))
+    con.register("energy_in", _arrow(check_energy(energy)))
     frame = con.sql(BALANCE_SQL).to_df()
+    frame["datetime_utc"] = pd.to_datetime(frame["datetime_utc"], utc=True).astype("datetime64[ns, UTC]")
     frame["surplus_kwh"] = frame["production_kwh"] - frame["self_consumed_kwh"]
     frame["import_kwh"] = frame["consumption_kwh"] - frame["self_consumed_kwh"]
     return frame
@@ -158,18 +225,23 @@ def _period_expr(resolution: str, column: str = "datetime_utc") -> tuple[str, st
 def period_rates(balance: pd.DataFrame | pa.Table, resolution: str) -> pd.DataFrame:
     """Sums and ratio-of-sums rates per territory and period (hour, Paris day, month or year).
 
-    Secrecy inputs are carried conservatively: the most delivery points seen in one half-hour
-    (a lower bound of the distinct contributors) and the sum of the per-half-hour largest point
-    (an upper bound of what any single point delivered over the period).
+    A sum is null when one of the period's half-hours lacks its figure (fail closed; the
+    half-hours present, complete, and `incomplete_reason` say what is missing). Contributor
+    figures are carried conservatively: the most delivery points seen in one half-hour (a lower
+    bound of the distinct contributors) and the sum of the per-half-hour largest point (an upper
+    bound of what any single point delivered over the period).
     """
     start, end = _period_expr(resolution)
+    sums = ",\n".join(f"CASE WHEN count({c}) = count(*) THEN sum({c}) END AS {c}"
+                      for c in ("consumption_kwh", "production_kwh", "self_consumed_kwh", "surplus_kwh", "import_kwh"))
     sql = f"""
     SELECT territory_id, {start} AS period_start_utc, {end} AS period_end_utc,
-           sum(consumption_kwh) AS consumption_kwh, sum(production_kwh) AS production_kwh,
-           sum(self_consumed_kwh) AS self_consumed_kwh, sum(surplus_kwh) AS surplus_kwh,
-           sum(import_kwh) AS import_kwh,
+           {sums},
            count(*)::BIGINT AS half_hours_present,
            count(*) FILTER (WHERE complete)::BIGINT AS half_hours_complete,
+           (count(*) - count(consumption_kwh))::BIGINT AS _consumption_missing,
+           (count(*) - count(production_kwh))::BIGINT AS _production_missing,
+           count(*) FILTER (WHERE communes_reporting < communes_expected)::BIGINT AS _communes_missing,
            max(consumption_points)::BIGINT AS consumption_points,
            max(production_points)::BIGINT AS production_points,
            CASE WHEN count(largest_consumption_point_kwh) < count(*) THEN NULL
@@ -181,88 +253,31 @@ def period_rates(balance: pd.DataFrame | pa.Table, resolution: str) -> pd.DataFr
     con = connect()
     con.register("balance_in", _arrow(balance))
     frame = con.sql(sql).to_df()
+    for column in ("period_start_utc", "period_end_utc"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
     frame["half_hours_expected"] = ((frame["period_end_utc"] - frame["period_start_utc"])
                                     / pd.Timedelta(minutes=30)).astype("int64")
+    frame["incomplete_reason"] = _period_reasons(frame)
+    frame = frame.drop(columns=["_consumption_missing", "_production_missing", "_communes_missing"])
     return add_rates(frame)
 
 
-# -- secrecy of the published products ----------------------------------------------------------
-
-def totals_secrecy(frame: pd.DataFrame, rules: SecrecyRules) -> pd.DataFrame:
-    """Mask consumption / production totals that fail the rules, and every figure they reveal.
-
-    C = A + import and P = A + surplus: once a total is masked, A, surplus, import and the
-    rates are masked with it. Totals are not part of an additive line, so no secondary pass.
-    """
-    out = frame.copy()
-    reasons = {}
-    for flow, points, largest in ((CONSUMPTION, "consumption_points", "largest_consumption_point_kwh"),
-                                  (PRODUCTION, "production_points", "largest_production_point_kwh")):
-        cells = pd.DataFrame({"category": TOTAL, "value": out[f"{flow}_kwh"], "n_contributors": out[points],
-                              "largest_contributor": out[largest]})
-        checked = apply_secrecy(cells, rules)
-        reasons[flow] = checked["mask_reason"].where(checked["masked"], None).to_numpy()
-    masked_c = pd.notna(reasons[CONSUMPTION])
-    masked_p = pd.notna(reasons[PRODUCTION])
-    any_masked = masked_c | masked_p
-    notes = []
-    for rc, rp in zip(reasons[CONSUMPTION], reasons[PRODUCTION], strict=True):
-        parts = [f"consumption_kwh: {rc}"] if rc else []
-        parts += [f"production_kwh: {rp}"] if rp else []
-        notes.append("; ".join(parts) if parts else None)
-    out.loc[masked_c, "consumption_kwh"] = np.nan
-    out.loc[masked_p, "production_kwh"] = np.nan
-    for col in DERIVED:
-        if col in out:
-            out.loc[any_masked, col] = np.nan
-    out["masked"] = any_masked
-    out["mask_reason"] = notes
+def _period_reasons(frame: pd.DataFrame) -> list[str | None]:
+    out = []
+    for cm, pm, km, present, expected in zip(frame["_consumption_missing"], frame["_production_missing"],
+                                             frame["_communes_missing"], frame["half_hours_present"],
+                                             frame["half_hours_expected"], strict=True):
+        parts = []
+        if expected > present:
+            parts.append(f"{expected - present} of {expected} half-hours absent")
+        if cm:
+            parts.append(f"consumption not delivered in {cm} half-hour(s)")
+        if pm:
+            parts.append(f"production not delivered in {pm} half-hour(s)")
+        if km:
+            parts.append(f"member communes missing in {km} half-hour(s)")
+        out.append("; ".join(parts) if parts else None)
     return out
-
-
-def cells_secrecy(energy: pd.DataFrame, rules: SecrecyRules) -> pd.DataFrame:
-    """Category cells of a territory and half-hour, with their totals, through primary and
-    secondary suppression along (territory, half-hour, flow)."""
-    line = Line(keys=("territory_id", "datetime_utc", "flow"), total_column="category", total_value=TOTAL)
-    cols = Columns(category="category", value="energy_kwh", count="n_points", largest="largest_point_kwh")
-    return apply_secrecy(energy, rules, lines=[line], cols=cols)
-
-
-def published_balance(energy: pd.DataFrame, rules: SecrecyRules) -> pd.DataFrame:
-    """The half-hourly balance as published: category cells and totals after secrecy, A, rates.
-
-    `masked_cells` counts the masked figures of the row; `secrecy_notes` says why each one is.
-    """
-    checked = cells_secrecy(energy, rules)
-    checked["column"] = checked["flow"] + np.where(checked["category"] == TOTAL, "", "_" + checked["category"]) + "_kwh"
-    index = ["territory_id", "datetime_utc"]
-    values = checked.pivot(index=index, columns="column", values="energy_kwh")
-    masked = checked.pivot(index=index, columns="column", values="masked").astype("boolean").fillna(False)
-    masks = checked[checked["masked"]]
-    notes = (masks["column"] + ": " + masks["mask_reason"]).groupby([masks[k] for k in index]).agg("; ".join)
-    bal = half_hour_balance(energy).set_index(index)
-    wide = pd.DataFrame(index=bal.index)
-    for flow, cats in CATEGORIES.items():
-        for col in [f"{flow}_kwh"] + [f"{flow}_{cat}_kwh" for cat in cats]:
-            # a category absent from the territory is a true zero; the totals come from the balance
-            wide[col] = values[col].reindex(bal.index).fillna(0.0) if col in values else 0.0
-        wide[f"{flow}_kwh"] = bal[f"{flow}_kwh"]
-    for col in ("self_consumed_kwh", "surplus_kwh", "import_kwh", "complete", "communes_reporting",
-                "communes_expected"):
-        wide[col] = bal[col]
-    wide = add_rates(wide)
-    masked = masked.reindex(bal.index).fillna(False).astype(bool)
-    for col in masked.columns:
-        wide[col] = wide[col].where(~masked[col])
-    total_masked = np.zeros(len(wide), dtype=bool)
-    for col in ("consumption_kwh", "production_kwh"):
-        if col in masked:
-            total_masked |= masked[col].to_numpy()
-    for col in DERIVED:
-        wide[col] = wide[col].where(~total_masked)
-    wide["masked_cells"] = masked.sum(axis=1).astype("int64")
-    wide["secrecy_notes"] = notes.reindex(wide.index)
-    return wide.reset_index()
 
 
 # -- what-if: added PV capacity ----------------------------------------------------------------

@@ -304,3 +304,41 @@ def territory_temperature(weather: pd.DataFrame, communes: dict[str, set[str]]) 
         rows.append(mean)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["territory_id", "datetime_utc", "temperature_c"])
+
+
+# -- secrecy of the issued forecasts ------------------------------------------------------------------
+
+FLOW_OF = {"consumption_kwh": ("consumption",), "production_kwh": ("production",),
+           "self_production_rate_pct": ("consumption", "production")}
+
+
+def mask_forecast(frame: pd.DataFrame, masks: pd.DataFrame, territory: str) -> pd.DataFrame:
+    """Null the forecasts of a series whose training window holds a masked half-hour.
+
+    `masks`: `secrecy.uc3.forecast_masks` (territory_id, flow, masked, mask_reason). A forecast is a
+    function of its history (prophet fits it), so it is masked with any of its inputs; the rate
+    needs both series. A territory absent from `masks` has no history: nothing to forecast from,
+    so nothing is left unmasked by mistake (its rows are masked too).
+    """
+    out = frame.copy()
+    out["masked"] = False
+    out["mask_reason"] = None
+    mine = masks[masks["territory_id"] == territory].set_index("flow") if len(masks) else pd.DataFrame()
+    for variable, flows in FLOW_OF.items():
+        reasons = []
+        for flow in flows:
+            if flow not in mine.index:
+                reasons.append(f"{flow}: no secrecy decision for the training window")
+            elif bool(mine.loc[flow, "masked"]):
+                reasons.append(str(mine.loc[flow, "mask_reason"]))
+        if reasons:
+            rows = out["variable"] == variable
+            out.loc[rows, ["yhat", "yhat_lower", "yhat_upper"]] = np.nan
+            out.loc[rows, "masked"] = True
+            out.loc[rows, "mask_reason"] = "; ".join(reasons)
+    return out
+
+
+def issue_id(issued_at: pd.Timestamp, run_id: str) -> str:
+    """Identifies one issue: its time and the run that made it (a re-run adds an issue, never a duplicate key)."""
+    return f"{pd.Timestamp(issued_at).tz_convert('UTC'):%Y-%m-%dT%H:%MZ}/{run_id[:8]}"

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -167,3 +168,78 @@ def test_pv_what_if_adds_the_fleet_profile_before_taking_min():
         # the extra noon output cannot cover the night: A stays 10
         assert out.loc[scenario, "self_consumption_rate_pct"] == pytest.approx(50.0)
         assert out.loc[scenario, "self_production_rate_pct"] == pytest.approx(50.0)
+
+
+# -- fail closed (issue 9.6) ----------------------------------------------------------------------
+
+def _territorial(times, flows=("consumption", "production"), territory="t1"):
+    """Territorial energy rows for `times` (big counts: no secrecy), category rows and their totals."""
+    rows = []
+    for t in times:
+        for flow in flows:
+            cats = {"consumption": [("residential", 6.0, 500), ("business", 4.0, 20)],
+                    "production": [("solar", 3.0, 300), ("bioenergy", 2.0, 5)]}[flow]
+            for cat, kwh, n in cats:
+                rows.append((territory, t, flow, cat, kwh, n, kwh / 10))
+            rows.append((territory, t, flow, "total", sum(c[1] for c in cats), sum(c[2] for c in cats), 0.6))
+    frame = pd.DataFrame(rows, columns=["territory_id", "datetime_utc", "flow", "category", "energy_kwh", "n_points",
+                                        "largest_point_kwh"])
+    frame["capacity_kw"] = np.where(frame["category"] == "solar", 10.0, np.nan)
+    frame["communes_reporting"] = 3
+    frame["communes_expected"] = 3
+    return frame
+
+
+def test_a_missing_production_file_gives_null_rates_and_incomplete_never_zero():
+    from energy_pipelines.secrecy import uc3
+
+    times = pd.date_range("2025-06-02 10:00", periods=2, freq="30min", tz="UTC")
+    energy = _territorial(times, flows=("consumption",))
+    bal = half_hour_balance(energy)
+    assert bal["production_kwh"].isna().all() and bal["self_consumed_kwh"].isna().all()
+    assert not bal["complete"].any() and (bal["incomplete_reason"] == "production not delivered").all()
+    published = uc3.published_balance(energy)
+    for column in ("production_kwh", "production_solar_kwh", "self_consumed_kwh", "self_production_rate_pct",
+                   "self_consumption_rate_pct", "coverage_rate_pct", "surplus_kwh", "import_kwh"):
+        assert published[column].isna().all(), column
+    assert (published["consumption_kwh"] == 10.0).all() and not published["complete"].any()
+    hourly = uc3.published_rates(energy, "hour").iloc[0]
+    assert np.isnan(hourly["production_kwh"]) and np.isnan(hourly["self_production_rate_pct"])
+    assert hourly["half_hours_complete"] == 0 and not hourly["masked"]
+    assert hourly["incomplete_reason"] == "production not delivered in 2 half-hour(s)"
+
+
+def test_a_period_sum_is_null_when_one_half_hour_lacks_the_figure():
+    times = pd.date_range("2025-06-02 10:00", periods=2, freq="30min", tz="UTC")
+    energy = pd.concat([_territorial(times[:1]), _territorial(times[1:], flows=("consumption",))])
+    hourly = period_rates(half_hour_balance(energy), "hour").iloc[0]
+    assert hourly["consumption_kwh"] == 20.0
+    assert np.isnan(hourly["production_kwh"]) and np.isnan(hourly["self_consumed_kwh"])  # not the 5 kWh of one half
+    assert np.isnan(hourly["self_production_rate_pct"])
+    assert hourly["half_hours_present"] == 2 and hourly["half_hours_complete"] == 1
+
+
+def test_timestamps_in_another_resolution_are_read_right_and_misaligned_ones_raise():
+    from energy_pipelines.secrecy import uc3
+
+    times = pd.date_range("2025-06-02 10:00", periods=2, freq="30min", tz="UTC")
+    energy = _territorial(times)
+    micro = energy.assign(datetime_utc=energy["datetime_utc"].astype("datetime64[us, UTC]"))
+    published = uc3.published_balance(micro)
+    assert (published["production_solar_kwh"] == 3.0).all() and (published["self_consumed_kwh"] == 5.0).all()
+    shifted = energy.copy()
+    cats = shifted["category"] != "total"
+    shifted.loc[cats, "datetime_utc"] = shifted.loc[cats, "datetime_utc"] + pd.Timedelta(milliseconds=1)
+    with pytest.raises(ValueError, match="off the half-hour grid"):
+        uc3.published_balance(shifted)
+    moved = energy.copy()
+    moved.loc[cats, "datetime_utc"] = moved.loc[cats, "datetime_utc"] + pd.Timedelta(minutes=30)
+    with pytest.raises(ValueError, match="without their total row"):
+        uc3.published_balance(moved)
+    naive = energy.assign(datetime_utc=energy["datetime_utc"].dt.tz_localize(None))
+    with pytest.raises(ValueError, match="tz-aware"):
+        half_hour_balance(naive)
+    wrong = energy.copy()
+    wrong.loc[wrong["category"] == "solar", "energy_kwh"] = 30.0
+    with pytest.raises(ValueError, match="do not add up to the total"):
+        half_hour_balance(wrong)

@@ -73,7 +73,7 @@ border-radius:8px;padding:12px 16px}dl.facts dt{font-weight:600}dl.facts dd{marg
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.9rem;margin:.4em 0 1em}
 th,td{border:1px solid #d9dee5;padding:5px 8px;text-align:left;vertical-align:top}th{background:#eef1f5}
 td.num{text-align:right;white-space:nowrap}pre{background:#1f2933;color:#f0f4f8;padding:12px;border-radius:6px;
-overflow-x:auto;font-size:.85rem}code{font-family:ui-monospace,Menlo,Consolas,monospace}
+overflow-x:auto;font-size:.85rem;white-space:pre-wrap;word-break:break-word}code{font-family:ui-monospace,Menlo,Consolas,monospace}
 .facets{display:flex;flex-wrap:wrap;gap:18px;background:#fff;border:1px solid #d9dee5;border-radius:8px;padding:10px 14px}
 .facets div{min-width:200px}.facets ul{margin:.2em 0;padding-left:1.1em}
 .box{background:#fff8e6;border:1px solid #f0d48a;border-radius:8px;padding:10px 16px}

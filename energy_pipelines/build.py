@@ -14,7 +14,8 @@ import dagster as dg
 from energy_pipelines import automation, checks
 from energy_pipelines.assets import derived, publication, raw, uc2, uc3
 from energy_pipelines.catalog import Catalog, default_catalog
-from energy_pipelines.governance.dagster_specs import apply_governance
+from energy_pipelines.governance.dagster_specs import apply_governance, graph_deps
+from energy_pipelines.portal.dagster import portal_definitions
 from energy_pipelines.governance.lineage import Effective
 from energy_pipelines.resources import Platform, Portal
 from energy_pipelines.settings import CATALOG_DIR, Settings, load_settings
@@ -48,7 +49,7 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
         "parquet_io": ParquetIOManager(home=str(settings.home), catalog_dir=str(catalog_dir)),
         **(resource_overrides or {}),
     }
-    ref.defs = dg.Definitions(
+    pipeline = dg.Definitions(
         assets=assets,
         asset_checks=checks.build_checks(data, catalog, settings),
         jobs=automation.jobs(assets),
@@ -56,4 +57,5 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
         sensors=automation.sensors(assets),
         resources=resources,
     )
+    ref.defs = dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))
     return ref.defs

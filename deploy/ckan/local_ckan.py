@@ -399,6 +399,9 @@ class LocalCkan:
             "ckan.storage_path": str(storage),
             "ckan.max_resource_size": "100",  # MB; the default 10 rejects realistic Parquet files
             "ckan.views.default_views": "",  # no view plugins: silences warnings
+            # access requests grant read access to one private dataset as a collaborator (DataSud
+            # must enable this too; org admins then manage collaborators, editors cannot)
+            "ckan.auth.allow_dataset_collaborators": "true",
         }
         text = ini.read_text()
         for key, value in settings.items():

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from energy_pipelines.catalog import Catalog
+from energy_pipelines.governance.licensing import decide_licence
 from energy_pipelines.governance.lineage import Effective, compute_lineage
 from energy_pipelines.storage.io_manager import PARQUET_METADATA_KEY
 
@@ -19,16 +20,24 @@ def graph_deps(assets: Sequence[dg.AssetsDefinition]) -> dict[str, set[str]]:
     return deps
 
 
+def licence_entry(licence: str, catalog: Catalog) -> dict:
+    entry = catalog.licences[licence]
+    return {"id": licence, "title": entry.title, "url": entry.url, "ckan_id": entry.ckan_id}
+
+
 def parquet_metadata(eff: Effective, catalog: Catalog) -> dict:
     """What every Parquet file of the dataset carries about who owns it."""
     spec = catalog[eff.dataset]
+    licence = decide_licence(eff, catalog)
     return {
         "dataset": eff.dataset,
         "title": spec.title,
         "owners": [{"id": o, "name": catalog.organisations[o].name} for o in eff.owners],
         "publishers": [{"id": p, "name": catalog.organisations[p].name} for p in eff.publishers],
-        "licences": [{"id": lic, "title": catalog.licences[lic].title, "url": catalog.licences[lic].url}
-                     for lic in eff.licences],
+        # one licence, the dataset's own (for a published product: the one its publication was allowed
+        # under, see governance/licensing.py); the same in datapackage.json and CKAN's license_id
+        "licence": licence_entry(spec.licence, catalog),
+        "attribution": [{"id": o, "name": catalog.organisations[o].name} for o in licence.attribution],
         "access": eff.access,
         "personal_data": eff.personal_data,
         "commercially_sensitive": eff.commercially_sensitive,
@@ -52,7 +61,8 @@ def apply_governance(assets: Sequence[dg.AssetsDefinition], catalog: Catalog) ->
         ).merge_attributes(metadata={
             "owners": ", ".join(catalog.organisations[o].name for o in eff.owners),
             "publishers": ", ".join(catalog.organisations[p].name for p in eff.publishers),
-            "licences": ", ".join(catalog.licences[x].title for x in eff.licences),
+            "licence": catalog.licences[catalog[eff.dataset].licence].title,
+            "upstream_licences": ", ".join(catalog.licences[x].title for x in eff.licences),
             "access": eff.access,
             "lineage_of_owners": dg.MetadataValue.json(eff.as_metadata()),
             PARQUET_METADATA_KEY: dg.MetadataValue.json(parquet_metadata(eff, catalog)),

@@ -3,7 +3,9 @@
 - open, no personal data, not commercially sensitive -> a public dataset under its licence;
 - restricted -> a private dataset in the owner's organisation on the portal;
 - closed, or still personal or commercially sensitive -> refused, naming the upstream dataset(s)
-  responsible, so the fix (an anonymisation or secrecy step) goes in the right place.
+  responsible, so the fix (an anonymisation or secrecy step) goes in the right place;
+- a declared licence that an upstream owner's terms do not permit -> refused, naming the upstream
+  and its terms (`governance/licensing.py`). The decision carries the one licence of the product.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from energy_pipelines.catalog import Catalog
 from energy_pipelines.governance.lineage import Effective
+from energy_pipelines.governance.licensing import decide_licence
 
 PUBLIC, PRIVATE, REFUSED = "public", "private", "refused"
 
@@ -47,6 +50,10 @@ def decide(eff: Effective, catalog: Catalog) -> Decision:
         problems.append(f"it still holds personal data from {', '.join(eff.personal_from)}")
     if eff.commercially_sensitive:
         problems.append(f"it still holds commercially sensitive data from {', '.join(eff.commercial_from)}")
+    if not problems:
+        licence = decide_licence(eff, catalog)
+        if not licence.allowed:
+            return Decision(eff.dataset, REFUSED, None, spec.licence, licence.reason)
     if problems:
         return Decision(eff.dataset, REFUSED, None, spec.licence,
                         f"{eff.dataset} cannot be published: " + "; ".join(problems)

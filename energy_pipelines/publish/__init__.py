@@ -3,8 +3,8 @@
 Pure Python (no Dagster): the assets/CLI choose a :class:`Publisher` and hand it
 :class:`PublicationRequest` objects built from the catalogue.
 
-- :class:`CkanPublisher` -- CKAN Action API v3 (DataSud); ``from_env()`` reads
-  ``DATASUD_URL`` and ``DATASUD_API_KEY``.
+- :class:`CkanPublisher` -- CKAN Action API (DataSud) through ``ckanapi``;
+  ``from_settings()`` takes ``DATASUD_URL`` and ``DATASUD_API_KEY`` from the settings.
 - :class:`MirrorPublisher` -- the offline default: ``<root>/<org>/<dataset>/package.json``
   plus the files.
 """

@@ -1,4 +1,4 @@
-"""Publish to a CKAN portal (DataSud) through the Action API v3.
+"""Publish to a CKAN portal (DataSud) through the Action API, with ``ckanapi``.
 
 Flow of :meth:`CkanPublisher.publish`:
 
@@ -13,42 +13,49 @@ Flow of :meth:`CkanPublisher.publish`:
    Resources of the dataset that are not in the request are left alone.
    A dataset deleted on the portal (its name stays taken) is made active again.
 
-Files must not be rewritten in place while they are published: the digest is
-taken before the upload. (A file swapped by atomic rename meanwhile is sent
-again on the next run, since its digest then differs from the stored one.)
+The digest is stored in CKAN's core ``hash`` resource field because every CKAN
+schema keeps it (a strict ckanext-scheming schema could drop a custom field).
 
-We store the digest in CKAN's core ``hash`` resource field because every CKAN
-schema keeps it (a custom field could be dropped by a strict ckanext-scheming
-schema on the portal).
+Transport: ``ckanapi.RemoteCKAN`` over a ``requests`` session whose adapter
+carries a ``urllib3`` ``Retry``: 429 and 5xx answers, connection errors and read
+timeouts are retried with exponential backoff (``backoff * 2**n`` s), honouring
+``Retry-After`` (at most 60 s). Actions that *create* something go through a
+second session that retries only what cannot have reached CKAN (connection
+refused, 429): when such a call times out or gets a 5xx, the effect may have
+happened before the answer was lost, so the publisher looks for it
+(``package_show``) and only calls again if it is absent. A retry never makes a
+second dataset or resource.
 
-Errors: HTTP 401/403 -> :class:`AuthenticationError`; other 4xx or
-``success: false`` -> :class:`PublicationRejected`; 5xx/429, timeouts and
-connection errors are retried with exponential backoff (``backoff * 2**n``
-seconds, ``Retry-After`` honoured up to 60 s), then
-:class:`TransientPublicationError`. Creates that may have happened before a
-lost answer are checked (``package_show``) before being retried, so a retry
-never makes a second resource.
+Errors: 401/403 -> :class:`AuthenticationError`; other 4xx or ``success:
+false`` -> :class:`PublicationRejected`; 5xx/429/timeouts/connection errors
+still failing after the retries -> :class:`TransientPublicationError`.
 
-The API key is sent only in the ``Authorization`` header and only to the
-portal's own origin. It never appears in ``repr()``, logs or exception texts
-(anything CKAN echoes back is redacted too).
+Secrets: the API key travels only in the ``Authorization`` header and only to
+the portal's own origin (a ``requests`` auth hook checks every request's
+origin; ckanapi's own ``X-CKAN-API-Key`` header is never used). It never
+appears in ``repr()``, logs or exception texts (anything CKAN echoes back is
+redacted). A portal URL that is not HTTPS is refused unless it is on the
+loopback (a local test portal): the key would otherwise travel in clear.
 
-Configuration from the environment (:meth:`CkanPublisher.from_env`):
-
-``DATASUD_URL``      portal root, e.g. ``https://trouver.datasud.fr``
-``DATASUD_API_KEY``  API token of an editor/admin of the target organisation
+Configuration: :meth:`CkanPublisher.from_settings` (``DATASUD_URL``,
+``DATASUD_API_KEY`` through :class:`energy_pipelines.settings.Settings`).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+import ckanapi
 import requests
+from ckanapi import errors as ckan_errors
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from .base import (
     AuthenticationError,
@@ -66,6 +73,9 @@ log = logging.getLogger(__name__)
 
 ENV_URL = "DATASUD_URL"
 ENV_API_KEY = "DATASUD_API_KEY"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 60
+USER_AGENT = "energy-pipelines-publisher"
 
 _MIMETYPES = {
     "parquet": "application/vnd.apache.parquet",
@@ -96,8 +106,75 @@ class _Secret:
         raise TypeError("the API key cannot be pickled")
 
 
+class _PortalAuth(requests.auth.AuthBase):
+    """Adds the key as ``Authorization`` to requests for the portal's origin, and to no other."""
+
+    def __init__(self, key: _Secret, origin: tuple[str, str]) -> None:
+        self._key = key
+        self._origin = origin
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        request.headers.pop("X-CKAN-API-Key", None)
+        if _origin(request.url or "") == self._origin:
+            request.headers["Authorization"] = self._key.reveal()
+        return request
+
+    def __repr__(self) -> str:
+        return "_PortalAuth(<redacted>)"
+
+
+class _RemoteCKAN(ckanapi.RemoteCKAN):
+    """ckanapi's client, remembering the last HTTP answer so errors can say what the portal said."""
+
+    last: tuple[int, str] | None = None
+
+    def _request_fn(self, url, data, headers, files, requests_kwargs):  # noqa: ANN001 (ckanapi's signature)
+        self.last = None
+        status, text = super()._request_fn(url, data, headers, files, requests_kwargs)
+        self.last = (status, text)
+        return status, text
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def check_portal_url(base_url: str) -> str:
+    """The portal root without trailing slash; refuses non-HTTP(S) URLs and plain HTTP off the loopback."""
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PublicationConfigError(f"CKAN base URL must be https://host[/path], got {base_url!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise PublicationConfigError("CKAN base URL must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise PublicationConfigError(
+            f"refusing the portal {parts.scheme}://{parts.netloc}: the API key would travel in clear; "
+            "use https:// (plain http is accepted only on the loopback, for a local test portal)")
+    return base_url.rstrip("/")
+
+
+def _retrying_session(retry: Retry) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class CkanPublisher:
-    """Publisher for a CKAN portal. Thread-unsafe; one per thread/run."""
+    """Publisher for a CKAN portal. Not thread-safe: one per thread/run."""
 
     target = "ckan"
 
@@ -109,55 +186,63 @@ class CkanPublisher:
         timeout: float | tuple[float, float] = (10.0, 300.0),
         max_retries: int = 3,
         backoff: float = 1.0,
-        session: Any = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        parts = urlsplit(base_url or "")
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise PublicationConfigError(f"CKAN base URL must be http(s)://host[/path], got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self._origin = (parts.scheme, parts.netloc.lower())
+        self.base_url = check_portal_url(base_url)
+        self._origin = _origin(self.base_url)
         key = (api_key or "").strip()
         if key and not (key.isascii() and key.isprintable()):
             # would break (or be echoed by) the HTTP layer; say so without showing it
             raise PublicationConfigError(
-                "the API key contains line breaks, control or non-ASCII characters; check how it was set"
-            )
+                "the API key contains line breaks, control or non-ASCII characters; check how it was set")
         self._key = _Secret(key) if key else None
         self.timeout = timeout
         self.max_retries = max(0, int(max_retries))
         self.backoff = float(backoff)
-        self._session = session if session is not None else requests.Session()
-        self._own_session = session is None
-        self._sleep = sleep
+        self._sleep = sleep  # only between the attempts of a create (the adapter sleeps for the rest)
+        common = dict(backoff_factor=self.backoff, allowed_methods=None, raise_on_status=False,
+                      respect_retry_after_header=True, retry_after_max=MAX_RETRY_AFTER_S)
+        # reads, patches and uploads onto an existing resource are idempotent: retry everything transient
+        self._session = _retrying_session(Retry(
+            total=self.max_retries, connect=self.max_retries, read=self.max_retries, status=self.max_retries,
+            other=0, status_forcelist=RETRY_STATUSES, **common))
+        # creates: only what cannot have reached CKAN (refused connection, rate limit); the rest is probed
+        self._create_session = _retrying_session(Retry(
+            total=self.max_retries, connect=self.max_retries, read=0, status=self.max_retries, other=0,
+            status_forcelist={429}, **common))
+        for session in (self._session, self._create_session):
+            session.headers["User-Agent"] = USER_AGENT
+            session.auth = _PortalAuth(self._key, self._origin) if self._key else None
+        # no apikey given to ckanapi: it would also send X-CKAN-API-Key; the auth hook adds the header
+        self._api = _RemoteCKAN(self.base_url, user_agent=USER_AGENT, session=self._session)
+        self._create_api = _RemoteCKAN(self.base_url, user_agent=USER_AGENT, session=self._create_session)
 
     # -- construction / lifecycle
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> CkanPublisher:
-        """Build from ``DATASUD_URL`` and ``DATASUD_API_KEY`` (names the missing one, never a value)."""
-        env = os.environ if env is None else env
-        missing = [name for name in (ENV_URL, ENV_API_KEY) if not (env.get(name) or "").strip()]
+    def from_settings(cls, settings: Any, **kwargs: Any) -> CkanPublisher:
+        """Build from the settings' ``DATASUD_URL`` and ``DATASUD_API_KEY`` (names what is missing, never a value)."""
+        url = (settings.datasud_url or "").strip()
+        key = settings.datasud_api_key.get_secret_value().strip() if settings.datasud_api_key else ""
+        missing = [name for name, value in ((ENV_URL, url), (ENV_API_KEY, key)) if not value]
         if missing:
             raise PublicationConfigError(
                 f"missing environment variable(s) {', '.join(missing)} for DataSud publication "
-                f"({ENV_URL}: portal root URL, {ENV_API_KEY}: API token of an organisation editor)"
-            )
-        return cls(env[ENV_URL].strip(), env[ENV_API_KEY], **kwargs)
+                f"({ENV_URL}: portal root URL, {ENV_API_KEY}: API token of an organisation editor)")
+        return cls(url, key, **kwargs)
 
-    @classmethod
-    def from_settings(cls, settings, **kwargs: Any) -> CkanPublisher:
-        """Build from the settings' DATASUD_URL and DATASUD_API_KEY (names the missing one, never a value)."""
-        key = settings.datasud_api_key.get_secret_value() if settings.datasud_api_key else ""
-        return cls.from_env({ENV_URL: settings.datasud_url or "", ENV_API_KEY: key}, **kwargs)
+    @property
+    def http_sessions(self) -> tuple[requests.Session, requests.Session]:
+        """The two sessions (idempotent calls, creates), e.g. to add a response hook that counts requests."""
+        return self._session, self._create_session
 
     def __repr__(self) -> str:
         key = "<redacted>" if self._key else None
         return f"CkanPublisher(base_url={self.base_url!r}, api_key={key})"
 
     def close(self) -> None:
-        if self._own_session:
-            self._session.close()
+        self._session.close()
+        self._create_session.close()
 
     def __enter__(self) -> CkanPublisher:
         return self
@@ -165,11 +250,12 @@ class CkanPublisher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- public API
+    # -- publication
 
     def publish(self, request: PublicationRequest) -> PublicationReport:
         if self._key is None:
-            raise AuthenticationError(f"no API key configured for {self.base_url}: set {ENV_API_KEY}", action="publish")
+            raise AuthenticationError(f"no API key configured for {self.base_url}: set {ENV_API_KEY}",
+                                      action="publish")
         # Hash every file before the first write: a missing file fails the run cleanly.
         files = []
         for rf in request.resources:
@@ -177,20 +263,18 @@ class CkanPublisher:
                 raise PublicationError(f"resource file for {rf.name!r} not found: {rf.path}")
             files.append((rf, file_sha256(rf.path), rf.path.stat().st_size))
 
-        report = PublicationReport(
-            dataset_name=request.name, target=self.target, created=False, private=request.private,
-            url=f"{self.base_url}/dataset/{request.name}",
-        )
+        report = PublicationReport(dataset_name=request.name, target=self.target, created=False,
+                                   private=request.private, url=f"{self.base_url}/dataset/{request.name}")
         self._check_can_publish(request.owner_org)
         payload = _package_payload(request)
         pkg = self.find_package(request.name)
         if pkg is None:
-            pkg = self._call("package_create", json=payload, probe=lambda: self.find_package(request.name))
+            pkg = self._create("package_create", payload, probe=lambda: self.find_package(request.name))
             report.created = report.metadata_updated = True
             log.info("created CKAN dataset %s (private=%s)", request.name, request.private)
         elif _metadata_differs(pkg, request):
             # "state" revives a dataset deleted on the portal (its name stays taken)
-            pkg = self._call("package_patch", json={"id": pkg["id"], **payload, "state": "active"})
+            pkg = self._call("package_patch", {"id": pkg["id"], **payload, "state": "active"})
             report.metadata_updated = True
             log.info("updated metadata of CKAN dataset %s (private=%s)", request.name, request.private)
 
@@ -200,17 +284,15 @@ class CkanPublisher:
             fields = {"name": rf.name, "format": rf.format, "description": rf.description, "hash": digest}
             if res is not None and _same_file(res, digest, size):
                 if any((res.get(k) or "") != v for k, v in fields.items()):
-                    self._call("resource_patch", data={"id": res["id"], **fields})  # metadata only
+                    self._call("resource_patch", {"id": res["id"], **fields})  # metadata only
                 report.unchanged.append(rf.name)
                 log.info("resource %s/%s unchanged (sha256 %s)", request.name, rf.name, digest[:12])
                 continue
             if res is not None:
-                self._call("resource_patch", data={"id": res["id"], **fields}, upload=rf)
+                self._call("resource_patch", {"id": res["id"], **fields}, upload=rf)
             else:
-                self._call(
-                    "resource_create", data={"package_id": pkg["id"], **fields}, upload=rf,
-                    probe=lambda rf=rf, digest=digest: self._find_resource(request.name, rf.name, digest),
-                )
+                self._create("resource_create", {"package_id": pkg["id"], **fields}, upload=rf,
+                             probe=lambda rf=rf, digest=digest: self._find_resource(request.name, rf.name, digest))
             report.uploaded.append(rf.name)
             log.info("uploaded %s/%s (%d bytes, sha256 %s)", request.name, rf.name, size, digest[:12])
         return report
@@ -219,17 +301,18 @@ class CkanPublisher:
         # CKAN treats an invalid token as anonymous: reads of public datasets would
         # succeed and an unchanged re-publication would "pass" without a valid key.
         # One read of the key's editable organisations catches that before any write.
-        orgs = self._call("organization_list_for_user", json={"permission": "create_dataset"})
+        orgs = self._call("organization_list_for_user", {"permission": "create_dataset"})
         if not any(owner_org in (o.get("name"), o.get("id")) for o in orgs):
             raise AuthenticationError(
                 f"the API key cannot publish into organisation {owner_org!r} on {self.base_url} "
                 "(invalid or expired key, not an editor/admin of it, or no such organisation)",
-                action="organization_list_for_user",
-            )
+                action="organization_list_for_user")
+
+    # -- reads and organisation
 
     def package_show(self, name: str) -> dict[str, Any]:
         """The package dict as this key sees it (raises PublicationRejected status 404 if absent)."""
-        return self._call("package_show", json={"id": name})
+        return self._call("package_show", {"id": name})
 
     def find_package(self, name: str) -> dict[str, Any] | None:
         try:
@@ -242,112 +325,126 @@ class CkanPublisher:
     def ensure_organization(self, name: str, title: str | None = None) -> dict[str, Any]:
         """Return the organisation, creating it if absent (needs a key allowed to create orgs)."""
         try:
-            return self._call("organization_show", json={"id": name})
+            return self._call("organization_show", {"id": name})
         except PublicationRejected as exc:
             if exc.status != 404:
                 raise
-        return self._call("organization_create", json={"name": name, "title": title or name})
+        return self._create("organization_create", {"name": name, "title": title or name},
+                            probe=lambda: self._find("organization_show", name))
 
     def download(self, resource_url: str) -> bytes:
-        """GET a resource file; the key is sent only when the URL is on the portal's origin."""
-        parts = urlsplit(resource_url)
-        same_origin = (parts.scheme, parts.netloc.lower()) == self._origin
-        resp = self._request("GET", resource_url, action="download", auth=same_origin)
+        """GET a resource file; the key goes only to the portal's own origin (the auth hook checks)."""
+        try:
+            resp = self._session.get(resource_url, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientPublicationError(self._redact(f"CKAN download: {type(exc).__name__}: {exc}"),
+                                            action="download") from None
         if resp.status_code >= 400:
-            self._raise_for(resp, "download")
+            self._raise_for(resp.status_code, resp.text, "download")
         return resp.content
+
+    # -- read access for one user (access requests)
+
+    def grant_read(self, package: str, user: str, expires: date) -> None:
+        """Make `user` a read-only collaborator of the (private) dataset, until `expires`.
+
+        CKAN collaborators carry no expiry: the date is ours (the access register revokes on it),
+        and is written in the dataset's activity through the collaborator capacity call. Needs
+        `ckan.auth.allow_dataset_collaborators = true` on the portal and a key that can manage
+        the dataset's collaborators (an admin of its organisation).
+        """
+        self._call("package_collaborator_create", {"id": package, "user_id": user, "capacity": "member"})
+        log.info("granted %s read access to %s until %s", user, package, expires.isoformat())
+
+    def revoke_read(self, package: str, user: str) -> bool:
+        """Remove `user` from the dataset's collaborators; False when they were not one."""
+        try:
+            self._call("package_collaborator_delete", {"id": package, "user_id": user})
+        except PublicationRejected as exc:
+            if exc.status == 404:
+                return False
+            raise
+        log.info("revoked %s's read access to %s", user, package)
+        return True
+
+    def collaborators(self, package: str) -> dict[str, str]:
+        """user id -> capacity of the dataset's collaborators."""
+        rows = self._call("package_collaborator_list", {"id": package})
+        return {r["user_id"]: r["capacity"] for r in rows}
+
+    def user_id(self, name: str) -> str:
+        return self._call("user_show", {"id": name})["id"]
 
     # -- HTTP
 
-    def _call(
-        self,
-        action: str,
-        *,
-        json: Mapping[str, Any] | None = None,
-        data: Mapping[str, str] | None = None,
-        upload: ResourceFile | None = None,
-        probe: Callable[[], Any] | None = None,
-    ) -> Any:
-        url = f"{self.base_url}/api/3/action/{action}"
-        resp = self._request("POST", url, action=action, json=json, data=data, upload=upload, probe=probe)
-        if isinstance(resp, _Probed):
-            log.warning("%s had taken effect before its answer was lost; not repeated", action)
-            return resp.result
-        if resp.status_code >= 400:
-            self._raise_for(resp, action)
-        body = _json_body(resp)
-        if not isinstance(body, dict) or body.get("success") is not True:
-            raise PublicationRejected(
-                self._redact(f"CKAN {action} failed: {_error_text(body)}"), action=action, status=resp.status_code,
-                error=body.get("error") if isinstance(body, dict) else None,
-            )
-        return body["result"]
+    def _call(self, action: str, data: Mapping[str, Any], *, upload: ResourceFile | None = None,
+              api: _RemoteCKAN | None = None) -> Any:
+        api = api or self._api
+        try:
+            if upload is not None:
+                # reopened for each call: the adapter's retries resend the encoded body
+                with open(upload.path, "rb") as fh:
+                    return api.call_action(action, dict(data), files={"upload": (upload.name, fh,
+                                                                                 _mimetype(upload.format))},
+                                           requests_kwargs={"timeout": self.timeout})
+            return api.call_action(action, dict(data), requests_kwargs={"timeout": self.timeout})
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientPublicationError(
+                self._redact(f"CKAN {action}: gave up after {self.max_retries + 1} attempt(s) on {self.base_url}: "
+                             f"{type(exc).__name__}: {_first_line(exc)}"), action=action) from None
+        except requests.RequestException as exc:
+            # e.g. InvalidHeader, whose text quotes the header value: redact, do not chain
+            raise PublicationError(self._redact(f"CKAN {action}: request failed: {type(exc).__name__}: {exc}"),
+                                   action=action) from None
+        except (ckan_errors.CKANAPIError, ckan_errors.ServerIncompatibleError) as exc:
+            status, text = api.last or (None, str(exc))
+            self._raise_for(status, text, action)
+            raise AssertionError("unreachable")  # _raise_for always raises
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        action: str,
-        auth: bool = True,
-        upload: ResourceFile | None = None,
-        probe: Callable[[], Any] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        headers = {"Accept": "application/json", "User-Agent": "energy-pipelines-publisher"}
-        if auth and self._key is not None:
-            headers["Authorization"] = self._key.reveal()
-        attempts = self.max_retries + 1
-        reason = ""
-        for attempt in range(attempts):
-            if attempt and probe is not None:
+    def _create(self, action: str, data: Mapping[str, Any], *, probe: Callable[[], Any],
+                upload: ResourceFile | None = None) -> Any:
+        """A create whose lost answer must not make a second object: probe before calling again."""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
                 found = probe()
                 if found is not None:
-                    return _Probed(found)
+                    log.warning("CKAN %s had taken effect before its answer was lost; not repeated", action)
+                    return found
             try:
-                if upload is not None:
-                    # reopened on each attempt: a retry must resend the whole file
-                    with open(upload.path, "rb") as fh:
-                        files = {"upload": (upload.name, fh, _mimetype(upload.format))}
-                        resp = self._session.request(method, url, headers=headers, timeout=self.timeout,
-                                                     files=files, **kwargs)
-                else:
-                    resp = self._session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = f"{type(exc).__name__}: {self._redact(str(exc))}"
-                retry_after = None
-            except requests.RequestException as exc:
-                # e.g. InvalidHeader, whose text quotes the header value: redact, do not chain
-                raise PublicationError(
-                    self._redact(f"CKAN {action}: request failed: {type(exc).__name__}: {exc}"), action=action
-                ) from None
-            else:
-                if resp.status_code < 500 and resp.status_code != 429:
-                    return resp
-                reason = f"HTTP {resp.status_code}: {self._redact(_error_text(_json_body(resp)))}"
-                retry_after = _retry_after(resp)
-                resp.close()
-            if attempt + 1 < attempts:
-                delay = retry_after if retry_after is not None else self.backoff * (2**attempt)
-                log.warning("CKAN %s: %s; retry %d/%d in %.1f s", action, reason, attempt + 1, self.max_retries, delay)
+                return self._call(action, data, upload=upload, api=self._create_api)
+            except TransientPublicationError as exc:
+                if attempt == self.max_retries:
+                    raise
+                delay = self.backoff * (2 ** attempt)
+                log.warning("CKAN %s: %s; checking whether it happened, retry %d/%d in %.1f s",
+                            action, exc, attempt + 1, self.max_retries, delay)
                 self._sleep(delay)
-        raise TransientPublicationError(
-            f"CKAN {action}: gave up after {attempts} attempt(s) on {self.base_url}: {reason}", action=action
-        )
+        raise AssertionError("unreachable")
 
-    def _raise_for(self, resp: requests.Response, action: str) -> None:
-        body = _json_body(resp)
-        text = self._redact(_error_text(body))
+    def _find(self, action: str, name: str) -> Any:
+        try:
+            return self._call(action, {"id": name})
+        except PublicationRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _raise_for(self, status: int | None, text: str, action: str) -> None:
+        body = _json(text)
+        message = self._redact(_error_text(body))
         error = body.get("error") if isinstance(body, dict) else None
-        if resp.status_code in (401, 403):
-            raise AuthenticationError(
-                f"CKAN {action} refused the credentials (HTTP {resp.status_code}): {text}",
-                action=action, status=resp.status_code,
-            )
-        raise PublicationRejected(
-            f"CKAN {action} rejected (HTTP {resp.status_code}): {text}", action=action, status=resp.status_code,
-            error=error if isinstance(error, dict) else None,
-        )
+        if status is not None and (status >= 500 or status == 429):
+            raise TransientPublicationError(
+                f"CKAN {action}: gave up after {self.max_retries + 1} attempt(s) on {self.base_url}: "
+                f"HTTP {status}: {message}", action=action, status=status)
+        if status in (401, 403):
+            raise AuthenticationError(f"CKAN {action} refused the credentials (HTTP {status}): {message}",
+                                      action=action, status=status)
+        if status is not None and status >= 300:
+            raise PublicationRejected(f"CKAN {action} rejected (HTTP {status}): {message}", action=action,
+                                      status=status, error=error if isinstance(error, dict) else None)
+        raise PublicationRejected(f"CKAN {action} failed: {message}", action=action, status=status,
+                                  error=error if isinstance(error, dict) else None)
 
     def _redact(self, text: str) -> str:
         if self._key is not None:
@@ -360,13 +457,6 @@ class CkanPublisher:
             if res.get("name") == name and res.get("hash") == digest:
                 return res
         return None
-
-
-class _Probed:
-    """A create found to have happened already (its answer was lost)."""
-
-    def __init__(self, result: Any) -> None:
-        self.result = result
 
 
 def _package_payload(request: PublicationRequest) -> dict[str, Any]:
@@ -409,11 +499,15 @@ def _mimetype(fmt: str) -> str:
     return _MIMETYPES.get(fmt.strip().lower(), "application/octet-stream")
 
 
-def _json_body(resp: requests.Response) -> Any:
+def _json(text: str) -> Any:
     try:
-        return resp.json()
-    except ValueError:
-        return resp.text[:300]
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return (text or "")[:300]
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
 def _error_text(body: Any) -> str:
@@ -428,17 +522,8 @@ def _error_text(body: Any) -> str:
         return f"{kind}: {error['message']}"
     details = "; ".join(
         f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else json.dumps(v)}"
-        for k, v in error.items() if k != "__type"
-    )
+        for k, v in error.items() if k != "__type")
     return f"{kind}: {details}" if details else kind
 
 
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    try:
-        return min(60.0, max(0.0, float(value))) if value is not None else None
-    except ValueError:
-        return None
-
-
-__all__ = ["CkanPublisher", "ENV_API_KEY", "ENV_URL"]
+__all__ = ["CkanPublisher", "ENV_API_KEY", "ENV_URL", "check_portal_url", "is_loopback"]

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 
 from energy_pipelines.catalog import Catalog, DatasetSpec
 from energy_pipelines.clock import PARIS, paris_periods
+from energy_pipelines.governance.licensing import decide_licence
 from energy_pipelines.governance.lineage import Effective
-from energy_pipelines.publish.base import ResourceFile, file_sha256
+from energy_pipelines.publish.base import PublicationRequest, ResourceFile, file_sha256
 from energy_pipelines.storage import ParquetStore
 from energy_pipelines.storage.atomic import write_atomic, write_text_atomic
 
@@ -80,6 +81,7 @@ def export_product(spec: DatasetSpec, store: ParquetStore, staging: Path, file_m
 
 def datapackage(spec: DatasetSpec, eff: Effective, catalog: Catalog, files: list[ProductFile]) -> dict:
     """Frictionless Data Package (v1 profile) describing the product and who owns it."""
+    licence = decide_licence(eff, catalog)
     fields = []
     for name, col in spec.table_schema.columns.items():
         field = {"name": name, "type": FRICTIONLESS_TYPES[col.dtype], "description": col.description}
@@ -102,8 +104,9 @@ def datapackage(spec: DatasetSpec, eff: Effective, catalog: Catalog, files: list
         "title": spec.title,
         "description": " ".join(spec.description.split()),
         "keywords": list(spec.keywords),
-        "licenses": [{"name": lic, "title": catalog.licences[lic].title, "path": catalog.licences[lic].url}
-                     for lic in eff.licences],
+        # one licence per product (governance/licensing.py): the same as the Parquet metadata and CKAN
+        "licenses": [{k: v for k, v in (("name", spec.licence), ("title", catalog.licences[spec.licence].title),
+                                        ("path", catalog.licences[spec.licence].url)) if v}],
         "contributors": (
             [{"title": catalog.organisations[o].name, "role": "owner", "organization": o,
               "path": catalog.organisations[o].url} for o in eff.owners]
@@ -112,6 +115,8 @@ def datapackage(spec: DatasetSpec, eff: Effective, catalog: Catalog, files: list
         ),
         "sources": [{"title": f"{u} ({catalog[u].title})", "name": u} for u in eff.upstream
                     if catalog[u].layer == "raw"],
+        **({"attribution": "Sources : " + ", ".join(catalog.organisations[o].name for o in licence.attribution)}
+           if licence.attribution else {}),
         "energy_pipelines": {"access": eff.access, "personal_data": eff.personal_data,
                              "commercially_sensitive": eff.commercially_sensitive,
                              "derived_from": list(eff.upstream), "lifted_by": eff.lifted_by},
@@ -133,3 +138,21 @@ def write_datapackage(package: dict, staging: Path) -> ProductFile:
     return ProductFile(ResourceFile(name="datapackage.json", path=path, format="JSON",
                                     description="Frictionless data package: schema, sources, licences, owners"),
                        None, file_sha256(path), path.stat().st_size)
+
+
+def publication_request(spec: DatasetSpec, eff: Effective, catalog: Catalog, *, organisation: str, private: bool,
+                        resources: list[ResourceFile]) -> PublicationRequest:
+    """The portal dataset of a product: one licence (the decided one) in `license_id` and in the extras."""
+    licence = decide_licence(eff, catalog)
+    if not licence.allowed:
+        raise ValueError(licence.reason)
+    return PublicationRequest(
+        name=spec.id, title=spec.title, notes=" ".join(spec.description.split()),
+        owner_org=organisation, private=private,
+        license_id=catalog.licences[licence.licence].ckan_id,
+        tags=tuple(k.replace(" ", "-") for k in spec.keywords),
+        extras={"owners": ", ".join(eff.owners), "publishers": ", ".join(eff.publishers),
+                "licence": licence.licence, "attribution": ", ".join(licence.attribution),
+                "access": eff.access, "derived_from": ", ".join(eff.upstream), "lifted_by": eff.lifted_by or ""},
+        resources=tuple(resources),
+    )

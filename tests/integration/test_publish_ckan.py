@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +33,7 @@ from energy_pipelines.publish import (
     ResourceFile,
     TransientPublicationError,
 )
+from energy_pipelines.settings import load_settings
 from tests.ckan_server import unique_name
 
 PARQUET = "core_rte__eco2mix_paca_2017.parquet"
@@ -55,23 +57,24 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class CountingSession(requests.Session):
-    """Records every request, so tests can prove what was (not) sent."""
+class Counter:
+    """Records every request the publisher's sessions send, so tests can prove what was (not) sent."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, pub: CkanPublisher) -> None:
         self.calls: list[tuple[str, str, bool]] = []  # (method, url, carried an upload)
+        for session in pub.http_sessions:
+            session.hooks["response"].append(self._record)
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.calls.append((method, url, bool(kwargs.get("files"))))
-        return super().request(method, url, *args, **kwargs)
+    def _record(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        req = resp.request
+        self.calls.append((req.method, req.url, b"multipart/form-data" in (req.headers.get("Content-Type") or "").encode()))
 
     @property
     def uploads(self) -> int:
         return sum(1 for _, _, upload in self.calls if upload)
 
     def actions(self) -> list[str]:
-        return [url.rsplit("/", 1)[-1] for _, url, _ in self.calls if "/api/3/action/" in url]
+        return [url.rsplit("/", 1)[-1] for _, url, _ in self.calls if "/api/action/" in url]
 
 
 def make_request(org: str, name: str, files: dict[str, Path], *, private: bool, tags: tuple[str, ...] = ("energie",)) -> PublicationRequest:
@@ -133,8 +136,8 @@ def org_with_editor(ckan_server) -> dict[str, str]:
 def test_private_public_update_and_idempotent_republish(ckan_server, org_with_editor, files, no_secret_leaks) -> None:
     token = org_with_editor["editor_token"]
     no_secret_leaks += [token, ckan_server.token]
-    session = CountingSession()
-    pub = CkanPublisher(ckan_server.url, token, session=session)
+    pub = CkanPublisher(ckan_server.url, token)
+    session = Counter(pub)
     name = unique_name("core-rte-eco2mix")
     assert token not in repr(pub)
 
@@ -228,10 +231,8 @@ def test_wrong_missing_and_insufficient_keys_are_refused(ckan_server, org_with_e
 
     with pytest.raises(AuthenticationError, match="DATASUD_API_KEY"):
         CkanPublisher(ckan_server.url, None).publish(make_request(org, name, files, private=True))
-    monkeypatch.setenv("DATASUD_URL", ckan_server.url)
-    monkeypatch.delenv("DATASUD_API_KEY", raising=False)
     with pytest.raises(PublicationConfigError, match=r"variable\(s\) DATASUD_API_KEY for"):  # only what is missing
-        CkanPublisher.from_env()
+        CkanPublisher.from_settings(load_settings({"DATASUD_URL": ckan_server.url}))
 
     assert admin.find_package(name) is None  # nothing was created by any refused attempt
 
@@ -245,12 +246,11 @@ def test_wrong_missing_and_insufficient_keys_are_refused(ckan_server, org_with_e
 
 
 @pytest.mark.services
-def test_from_env_publishes_and_validation_errors_are_explained(ckan_server, org_with_editor, files, no_secret_leaks, monkeypatch) -> None:
+def test_from_settings_publishes_and_validation_errors_are_explained(ckan_server, org_with_editor, files, no_secret_leaks) -> None:
     token = org_with_editor["editor_token"]
     no_secret_leaks.append(token)
-    monkeypatch.setenv("DATASUD_URL", ckan_server.url + "/")
-    monkeypatch.setenv("DATASUD_API_KEY", token)
-    pub = CkanPublisher.from_env()
+    pub = CkanPublisher.from_settings(load_settings({"DATASUD_URL": ckan_server.url + "/", "DATASUD_API_KEY": token}))
+    assert pub.base_url == ckan_server.url
     assert token not in repr(pub)
 
     report = pub.publish(make_request(org_with_editor["org"], unique_name("from-env"), files, private=True))
@@ -302,6 +302,9 @@ class Script:
     def answer(self, handler: BaseHTTPRequestHandler, index: int, action: str, body: bytes) -> tuple[int, Any]:
         raise NotImplementedError
 
+    def headers(self, index: int) -> dict[str, str]:
+        return {}
+
 
 @pytest.fixture
 def stand_in() -> Iterator[Any]:
@@ -322,6 +325,8 @@ def stand_in() -> Iterator[Any]:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in script.headers(index).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -349,15 +354,39 @@ class FailTwice(Script):
         return (503, {"success": False, "error": {"message": "upstream busy"}}) if index < 2 else ok({"name": "ds"})
 
 
-def test_5xx_is_retried_with_exponential_backoff(stand_in) -> None:
+def test_5xx_is_retried_by_the_adapter(stand_in) -> None:
     script = FailTwice()
-    url = stand_in(script)
-    delays: list[float] = []
-    pub = CkanPublisher(url, "k-123", max_retries=3, backoff=0.5, sleep=delays.append)
+    pub = CkanPublisher(stand_in(script), "k-123", max_retries=3, backoff=0.01)
     assert pub.package_show("ds") == {"name": "ds"}
-    assert len(script.requests) == 3
-    assert delays == [0.5, 1.0]  # backoff * 2**attempt, slept between attempts only
+    assert len(script.requests) == 3  # two 503s, then the answer
     assert all(r["headers"]["Authorization"] == "k-123" for r in script.requests)
+    assert not any("X-CKAN-API-Key" in r["headers"] for r in script.requests)  # the key in one header only
+
+
+class RateLimited(Script):
+    """429 with Retry-After: 1 twice, then the answer; records when each request arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def answer(self, handler, index, action, body):
+        self.times.append(time.monotonic())
+        if index < 2:
+            return 429, {"success": False, "error": {"message": "slow down"}}
+        return ok({"name": "ds"})
+
+    def headers(self, index):
+        return {"Retry-After": "1"} if index < 2 else {}
+
+
+def test_429_waits_as_long_as_retry_after_says(stand_in) -> None:
+    script = RateLimited()
+    pub = CkanPublisher(stand_in(script), "k", max_retries=3, backoff=0)  # no backoff of our own
+    assert pub.package_show("ds") == {"name": "ds"}
+    assert len(script.times) == 3
+    gaps = [b - a for a, b in zip(script.times, script.times[1:])]
+    assert all(gap >= 0.95 for gap in gaps), gaps
 
 
 class AlwaysDown(Script):
@@ -370,14 +399,14 @@ def test_retries_give_up_with_a_clear_redacted_error(stand_in, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     key = "secret-key-that-must-not-leak"
     script = AlwaysDown()
-    delays: list[float] = []
-    pub = CkanPublisher(stand_in(script), key, max_retries=2, backoff=0.1, sleep=delays.append)
+    pub = CkanPublisher(stand_in(script), key, max_retries=2, backoff=0.01)
     with pytest.raises(TransientPublicationError, match=r"package_show: gave up after 3 attempt\(s\).*HTTP 502") as exc:
         pub.package_show("ds")
-    assert len(script.requests) == 3 and delays == [0.1, 0.2]
+    assert len(script.requests) == 3
+    assert exc.value.status == 502
     assert_clean(exc.value, key)
     assert "<redacted>" in str(exc.value)
-    assert key not in caplog.text and "retry 1/2" in caplog.text
+    assert key not in caplog.text
 
 
 class SlowFirst(Script):
@@ -389,21 +418,21 @@ class SlowFirst(Script):
 
 def test_timeouts_are_retried(stand_in) -> None:
     script = SlowFirst()
-    delays: list[float] = []
-    pub = CkanPublisher(stand_in(script), "k", timeout=0.3, max_retries=1, backoff=0.01, sleep=delays.append)
+    pub = CkanPublisher(stand_in(script), "k", timeout=0.3, max_retries=1, backoff=0.01)
     assert pub.package_show("ds") == {"name": "ds"}
-    assert len(script.requests) == 2 and delays == [0.01]
+    assert len(script.requests) == 2
 
 
 def test_connection_refused_is_retried_then_reported() -> None:
     with socket.socket() as s:  # a port that nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    delays: list[float] = []
-    pub = CkanPublisher(f"http://127.0.0.1:{port}", "k", max_retries=2, backoff=0.1, sleep=delays.append)
-    with pytest.raises(TransientPublicationError, match="ConnectionError"):
+    pub = CkanPublisher(f"http://127.0.0.1:{port}", "k", max_retries=2, backoff=0.01)
+    started = time.monotonic()
+    with pytest.raises(TransientPublicationError, match="ConnectionError") as exc:
         pub.package_show("ds")
-    assert delays == [0.1, 0.2]
+    assert "gave up after 3 attempt(s)" in str(exc.value)
+    assert time.monotonic() - started >= 0.02  # backoff 0.01 * 2 before the last attempt: it did wait
 
 
 class Rejects(Script):
@@ -413,7 +442,7 @@ class Rejects(Script):
 
 def test_4xx_is_not_retried_and_names_the_action(stand_in) -> None:
     script = Rejects()
-    pub = CkanPublisher(stand_in(script), "k", sleep=lambda d: pytest.fail("must not sleep"))
+    pub = CkanPublisher(stand_in(script), "k", max_retries=3)
     with pytest.raises(PublicationRejected, match=r"package_show rejected \(HTTP 409\): Validation Error: name: That URL is already in use") as exc:
         pub.package_show("ds")
     assert exc.value.error["name"] == ["That URL is already in use."]
@@ -456,7 +485,7 @@ def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
 
 def test_a_create_whose_answer_was_lost_is_not_repeated(stand_in, files) -> None:
     script = LostAnswerPortal()
-    pub = CkanPublisher(stand_in(script), "k", max_retries=2, backoff=0, sleep=lambda d: None)
+    pub = CkanPublisher(stand_in(script), "k", max_retries=2, backoff=0)
     request = PublicationRequest(
         name="ds", title="t", notes="", owner_org="org", private=True, license_id="lov2",
         resources=(ResourceFile(PARQUET, files["parquet"], "Parquet"),),
@@ -494,9 +523,26 @@ def test_key_is_hidden_from_repr_vars_and_invalid_header_errors() -> None:
     assert_clean(exc2.value, "clé-secrète-€")
 
 
-def test_from_env_names_the_missing_variables(monkeypatch) -> None:
-    monkeypatch.delenv("DATASUD_URL", raising=False)
-    monkeypatch.setenv("DATASUD_API_KEY", "value-that-must-not-appear")
+def test_from_settings_names_the_missing_variables() -> None:
     with pytest.raises(PublicationConfigError, match=r"variable\(s\) DATASUD_URL for") as exc:
-        CkanPublisher.from_env()
+        CkanPublisher.from_settings(load_settings({"DATASUD_API_KEY": "value-that-must-not-appear"}))
     assert_clean(exc.value, "value-that-must-not-appear")
+
+
+@pytest.mark.parametrize("url", ["http://trouver.datasud.fr", "http://10.0.0.5:5000", "http://[2001:db8::1]/ckan",
+                                 "http://127.0.0.1.nip.io", "ftp://127.0.0.1", "https://user:pw@trouver.datasud.fr",
+                                 "trouver.datasud.fr"])
+def test_a_portal_off_the_loopback_must_be_https(url) -> None:
+    with pytest.raises(PublicationConfigError) as exc:
+        CkanPublisher(url, "a-key-for-that-portal")
+    assert_clean(exc.value, "a-key-for-that-portal", "pw")
+    if url.startswith("http://"):
+        assert "in clear" in str(exc.value) or "credentials" in str(exc.value)
+    with pytest.raises(PublicationConfigError):  # the settings path refuses it as well
+        CkanPublisher.from_settings(load_settings({"DATASUD_URL": url, "DATASUD_API_KEY": "k"}))
+
+
+@pytest.mark.parametrize("url", ["https://trouver.datasud.fr", "https://trouver.datasud.fr/", "http://127.0.0.1:5000",
+                                 "http://127.8.9.1", "http://localhost:5000/ckan", "http://[::1]:5000"])
+def test_https_and_the_loopback_are_accepted(url) -> None:
+    assert CkanPublisher(url, "k").base_url == url.rstrip("/")

@@ -231,7 +231,7 @@ def _meter(building: Building, fluid: str, k: int, peak: float) -> Meter:
                          1 + _hash("rd", meter_id) % 28, "R" if segment != "T2" else "ER", "kWh" if code == "TTE" else "m3",
                          None, segment != "T2", float(_hash("idx", meter_id) % 500000))
         kw = float(np.ceil(annual / 1400 * float(r.uniform(1.4, 1.8)) / 10) * 10)
-        meter_id = f"SST-{building.building_id[-4:]}-{k}"
+        meter_id = f"SST-{building.building_id[-3:]}-{k}"
         return Meter(meter_id, building.building_id, fluid, "R2", kw, "kW", supplier, code, style,
                      f"{code}-{_hash('ctr', meter_id) % 10**6:06d}", p_min, p_max, price, round(kw * 2.4, 2), 1,
                      1 + _hash("rd", meter_id) % 28, "R", "MWh", None, False,
@@ -811,8 +811,11 @@ def register_files(n_lycees: int = N_LYCEES) -> dict[str, str]:
     return {"patrimoine_batiments.csv": text(b_cols, b_rows), "patrimoine_compteurs.csv": text(m_cols, m_rows)}
 
 
-def write_register(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
-    return [p for name, content in register_files().items() if (p := _write_if_changed(landing, name, content))]
+def write_register(landing, which: str, *, n_lycees: int = N_LYCEES) -> list[Path]:
+    """`which`: batiments or compteurs (each goes to its own landing folder)."""
+    name = f"patrimoine_{which}.csv"
+    p = _write_if_changed(landing, name, register_files(n_lycees)[name])
+    return [p] if p else []
 
 
 BILL_COLUMNS = ["numero_facture", "date_facture", "fournisseur", "type_document", "facture_annulee",

@@ -23,7 +23,7 @@ number that is not one. `datetime_utc` is the Paris midnight of the issue date.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -56,7 +56,7 @@ class BuildingBillsAdapter(SourceAdapter):
             year, month = int(m.group(1)), int(m.group(2))
             if 1 <= month <= 12:
                 first = paris_start(datetime(year, month, 1).date())
-                return first, paris_periods(first, first.replace(year=year + 1), "month")[0].end
+                return first, paris_periods(first, first + timedelta(days=40), "month")[0].end
         return None
 
     def read_file(self, path: Path) -> FileRead:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +54,7 @@ class TemperatureDailyAdapter(SourceAdapter):
     def span_from_name(self, path: Path):
         if m := _MONTH.search(path.name):
             first = paris_start(datetime(int(m.group(1)), int(m.group(2)), 1).date())
-            nxt = paris_periods(first, first.replace(year=first.year + 1), "month")[0].end
+            nxt = paris_periods(first, first + timedelta(days=40), "month")[0].end
             return first, nxt
         if m := _UTC_SPAN.search(path.name):
             return tuple(datetime.strptime(g, "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc) for g in m.groups())

@@ -103,14 +103,26 @@ def allocate_to_days(lines: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame
                 "invoices", "method", "allocation_group"]]
 
 
-def monthly_by_meter(lines: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
+def covered_days(lines: pd.DataFrame) -> pd.DataFrame:
+    """Per meter and day: how many invoices counted in consumption cover it (credit notes do not).
+
+    Days between the lines of a group (an estimated bill never received) stay uncovered.
+    """
+    inv = lines[lines["in_consumption"] & (lines["document_type"] == "FACTURE")]
+    if inv.empty:
+        return pd.DataFrame(columns=["meter_id", "day", "bills_on_day"])
+    days = (pd.to_datetime(inv["period_end"]) - pd.to_datetime(inv["period_start"])).dt.days + 1
+    rep = inv.loc[inv.index.repeat(days), ["meter_id", "period_start"]].copy()
+    rep["day"] = pd.to_datetime(rep["period_start"]) + pd.to_timedelta(rep.groupby(level=0).cumcount(), unit="D")
+    return rep.groupby(["meter_id", "day"]).size().rename("bills_on_day").reset_index()
+
+
+def monthly_by_meter(lines: pd.DataFrame, context: pd.DataFrame, days: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per meter and Paris month: allocated quantity and cost, coverage, estimated and overlapping days."""
-    days = allocate_to_days(lines, context)
+    days = allocate_to_days(lines, context) if days is None else days
     if days.empty:
         return pd.DataFrame(columns=MONTH_COLUMNS)
-    # coverage counts invoices only: a credit note on a period does not make it billed
-    invoiced = days[days["invoices"] > 0]
-    per_day = invoiced.groupby(["meter_id", "day"]).size().rename("bills_on_day").reset_index()
+    per_day = covered_days(lines)
     per_day["month"] = per_day["day"].dt.to_period("M")
     cover = per_day.groupby(["meter_id", "month"]).agg(days_covered=("day", "size"),
                                                       overlap_days=("bills_on_day", lambda s: int((s > 1).sum())))
@@ -148,7 +160,7 @@ def monthly_by_building(by_meter: pd.DataFrame, meters: pd.DataFrame) -> pd.Data
     grid = grid[(vf <= m_end) & (vt.isna() | (vt >= m_start))]
     full = grid.merge(by_meter.drop(columns=["building_id", "fluid"]), on=["meter_id", "month"], how="left")
     full["coverage"] = full["coverage"].fillna(0.0)
-    full["unit"] = full["unit"].fillna(np.where(full["fluid"] == "eau", "m3", "kWh"))
+    full["unit"] = full["unit"].fillna(pd.Series(np.where(full["fluid"] == "eau", "m3", "kWh"), index=full.index))
     # months before a meter's first bill are not "uncovered": its history starts with its first bill
     first = by_meter.groupby("meter_id")["month"].min()
     full = full[full["month"] >= full["meter_id"].map(first).fillna("9999")]

@@ -51,6 +51,8 @@ class BaselineParams(_Strict):
 class DetectionParams(_Strict):
     cusum_k: float = 0.5
     cusum_h: float = 4.0
+    drift_sigma_floor_share: float = 0.03
+    drift_min_share: float = 0.08
     night_hours: tuple[int, int] = (0, 5)
     day_hours: tuple[int, int] = (9, 16)
     night_excess_share: float = 0.3

@@ -85,6 +85,9 @@ def clean_bills(bills: pd.DataFrame, meters: pd.DataFrame, params: BillParams = 
         return pd.DataFrame(columns=LINE_COLUMNS), pd.DataFrame(columns=REJECT_COLUMNS)
     for c in ("period_start", "period_end", "invoice_date"):
         bills[c] = pd.to_datetime(bills[c]).dt.date
+    for c in ("index_start", "index_end", "quantity", "conversion_kwh_per_m3", "amount_excl_vat_eur", "vat_eur",
+              "amount_incl_vat_eur"):
+        bills[c] = pd.to_numeric(bills[c], errors="coerce").astype("float64")
     order = [c for c in ("datetime_utc", "source_file", "source_line") if c in bills]
     bills = bills.sort_values(order).reset_index(drop=True)
     # 1. the same line delivered twice (a re-sent file): the first delivery is the line
@@ -169,6 +172,7 @@ def _index_and_capacity(bills: pd.DataFrame, params: BillParams) -> pd.DataFrame
     units = bills["index_end"] - bills["index_start"]
     to_billed = np.where((bills["fluid"] == "gaz") & (bills["unit"] == "kWh"), bills["conversion_kwh_per_m3"], 1.0)
     expected = units * to_billed
+    to_billed = np.asarray(to_billed, dtype="float64")
     tol = np.maximum(params.index_tolerance_units * np.where(np.isnan(to_billed), 1, to_billed),
                      params.index_tolerance_share * expected.abs())
     # a quantity that disagrees with its own indexes: the meter's difference is what was used

@@ -499,7 +499,8 @@ def electricity_half_hours(b: Building, m: Meter, starts_utc: pd.DatetimeIndex, 
     base = b.base_w_m2 * area_kw
     kw = base + b.occ_w_m2 * area_kw * shape * occupied_day * occ_level + 0.18 * b.occ_w_m2 * area_kw * staff_shape * staff
     if b.elec_heat_w_m2_k:
-        occupied = np.where(occupied_day, 1.0, np.where(staff, (1 + b.setback) / 2, b.setback))
+        # a well-run lycée keeps the holidays in reduced mode, staff or not (heating them is the anomaly)
+        occupied = np.where(occupied_day, 1.0, b.setback)
         daytime = np.where((h >= 6) & (h < 18), 1.25, 0.75)
         kw = kw + b.elec_heat_w_m2_k * area_kw * np.clip(b.balance_c - temp, 0, None) * occupied * daytime
     if b.cool_w_m2_k:
@@ -526,7 +527,7 @@ def daily_quantity(b: Building, m: Meter, ctx: pd.DataFrame, episodes: list[Epis
         m3 = b.pupils * b.water_l_pupil / 1000 * school + b.area_m2 * 0.0004 + 0.3 * b.pupils / 1000 * staff
         return np.clip(m3 * (1 + 0.08 * normal_noise(seed, ctx["day_number"].to_numpy())), 0, None)
     temp = ctx["tmoy"].to_numpy() + b.temp_offset
-    occupied = np.where(school, 1.0, np.where(staff, (1 + b.setback) / 2, b.setback))
+    occupied = np.where(school, 1.0, b.setback)
     heat = b.heat_kwh_m2_k * b.area_m2 * np.clip(b.balance_c - temp, 0, None) * occupied
     dhw = b.dhw_kwh_m2 * b.area_m2 * school + 0.0006 * b.area_m2
     kwh = (heat * _drift_factor(dates, mine, m.fluid) + dhw) * noise

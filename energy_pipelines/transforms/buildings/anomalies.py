@@ -285,26 +285,30 @@ def holiday_base_load(daily: pd.DataFrame, context: pd.DataFrame, buildings_of: 
     hours = params.day_hours[1] - params.day_hours[0]
     for prm, g in daily.groupby("prm"):
         g = g.assign(day=lambda d: pd.to_datetime(d["day"])).set_index("day")
+        # the day's occupied signal is day power minus the same night's: the weather cancels out
+        g["signal"] = g["day_kw"] - g["night_kw"]
         for s, e in periods:
-            near = g.loc[s - pd.Timedelta(days=21): e + pd.Timedelta(days=21)]
+            near = g.loc[s - pd.Timedelta(days=14): e + pd.Timedelta(days=14)]
             c = ctx.reindex(near.index)
             inside = (near.index >= s) & (near.index <= e)
-            weekday_hol = near[inside & ~c["weekend"].to_numpy() & ~c["public_holiday"].to_numpy()]["day_kw"].dropna()
-            weekend = near[c["weekend"].to_numpy()]["day_kw"].dropna()
-            school = near[c["school_day"].to_numpy()]["day_kw"].dropna()
-            if len(weekday_hol) < params.holiday_min_days or len(weekend) < 2 or len(school) < 5:
+            workday = ~c["weekend"].to_numpy() & ~c["public_holiday"].to_numpy()
+            hol = near[inside & workday]
+            weekend = near[c["weekend"].to_numpy() & (near.index >= s - pd.Timedelta(days=7))
+                           & (near.index <= e + pd.Timedelta(days=7))]["signal"].dropna()
+            school = near[c["school_day"].to_numpy()]["signal"].dropna()
+            if hol["signal"].notna().sum() < params.holiday_min_days or len(weekend) < 2 or len(school) < 5:
                 continue
             occupied = school.median() - weekend.median()
             if occupied <= 0:
                 continue
-            share = (weekday_hol.median() - weekend.median()) / occupied
+            share = (hol["signal"].median() - weekend.median()) / occupied
             if share > params.holiday_occupied_share:
-                excess_kw = weekday_hol.mean() - weekend.median()
-                kwh = float(excess_kw * hours * len(weekday_hol))
+                excess_kw = float(hol["signal"].mean() - weekend.median())
+                kwh = excess_kw * hours * int(hol["signal"].notna().sum())
                 out.append(_record("holiday_base_load", "consommation", buildings_of.get(prm), "electricite", prm, s, e,
-                                   f"Vacances scolaires du {s:%d/%m/%Y} au {e:%d/%m/%Y} : les jours ouvrés consomment "
-                                   f"{share:.0%} de la charge d'un jour de classe ({weekday_hol.median():.0f} kW en journée "
-                                   f"contre {weekend.median():.0f} kW le week-end). Programmation horaire à vérifier.",
+                                   f"Vacances scolaires du {s:%d/%m/%Y} au {e:%d/%m/%Y} : les jours ouvrés gardent "
+                                   f"{share:.0%} de la charge d'occupation d'un jour de classe (journée {hol['day_kw'].median():.0f} kW, "
+                                   f"nuit {hol['night_kw'].median():.0f} kW). Programmation horaire à vérifier.",
                                    kwh, "kWh", kwh * prices.get(prm, np.nan), "courbe_de_charge"))
     return out
 

@@ -58,7 +58,7 @@ class DetectionParams(_Strict):
     night_excess_share: float = 0.3
     night_excess_sigma: float = 4.0
     night_min_nights: int = 5
-    holiday_occupied_share: float = 0.4
+    holiday_occupied_share: float = 0.6
     holiday_min_days: int = 4
     gas_summer_kwh_m2_day: float = 0.004
     gas_summer_min_days: int = 10

@@ -528,7 +528,8 @@ def daily_quantity(b: Building, m: Meter, ctx: pd.DataFrame, episodes: list[Epis
         return np.clip(m3 * (1 + 0.08 * normal_noise(seed, ctx["day_number"].to_numpy())), 0, None)
     temp = ctx["tmoy"].to_numpy() + b.temp_offset
     occupied = np.where(school, 1.0, b.setback)
-    heat = b.heat_kwh_m2_k * b.area_m2 * np.clip(b.balance_c - temp, 0, None) * occupied
+    # boilers are in summer mode through the summer holidays (hot water only): heating then is the anomaly
+    heat = b.heat_kwh_m2_k * b.area_m2 * np.clip(b.balance_c - temp, 0, None) * occupied * ~ctx["summer"].to_numpy()
     dhw = b.dhw_kwh_m2 * b.area_m2 * school + 0.0006 * b.area_m2
     kwh = (heat * _drift_factor(dates, mine, m.fluid) + dhw) * noise
     summer_on, summer_mag = _episode_mask(dates, [e for e in mine if e.meter_id == m.meter_id], "gas_summer_holidays")

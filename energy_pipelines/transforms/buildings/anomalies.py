@@ -256,8 +256,14 @@ def night_base_load(daily: pd.DataFrame, context: pd.DataFrame, buildings_of: di
         hdd = np.clip(18 - ctx["tmean_c"].reindex(g["day"]).to_numpy(), 0, None)
         hdd = np.where(np.isnan(hdd), 0, hdd)
         y = g["night_kw"].to_numpy()
-        slope, intercept, *_ = stats.theilslopes(y, hdd)
-        ref = intercept + slope * hdd
+        # nights after a school day and other nights differ (heating schedules): one robust fit each
+        school = ctx["school_day"].reindex(g["day"]).fillna(False).to_numpy(dtype=bool)
+        ref = np.empty(len(y))
+        for kind in (True, False):
+            sel = school == kind
+            fit_on = sel if sel.sum() >= 10 else np.ones(len(y), dtype=bool)
+            slope, intercept, *_ = stats.theilslopes(y[fit_on], hdd[fit_on])
+            ref[sel] = intercept + slope * hdd[sel]
         resid = y - ref
         sigma = 1.4826 * np.median(np.abs(resid - np.median(resid)))
         high = (y > ref * (1 + params.night_excess_share)) & (resid > params.night_excess_sigma * max(sigma, 1e-6))

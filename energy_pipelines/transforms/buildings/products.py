@@ -1,0 +1,136 @@
+"""The functions the catalogue's `derive:` blocks name: pure, keyword inputs, one dataset each.
+
+Every product reads the whole bill history (`window: all`: an estimate is corrected months later,
+a duplicate arrives after its original) and returns the rows of its own window.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from energy_pipelines.clock import Window
+from energy_pipelines.transforms.buildings import curves as curves_mod
+from energy_pipelines.transforms.buildings.params import Uc4Params
+from energy_pipelines.transforms.buildings.pipeline import run_estate
+from energy_pipelines.transforms.buildings.savings import monthly_savings, yearly_indicators
+from energy_pipelines.transforms.result import Derived
+
+
+def _as_of(window: Window | None, bills: pd.DataFrame) -> date:
+    latest = pd.to_datetime(bills["invoice_date"]).max().date() if len(bills) else date.today()
+    if window is None or window.is_all_time:
+        return latest
+    return min(latest, (pd.Timestamp(window.end).tz_convert("Europe/Paris") - pd.Timedelta(days=1)).date())
+
+
+def _in(window: Window | None, frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    if window is None or window.is_all_time or frame.empty:
+        return frame.reset_index(drop=True)
+    return frame[window.contains(frame[column])].reset_index(drop=True)
+
+
+def _run(bills, meters, buildings, school_calendar, temperature, window, params, **kw):
+    return run_estate(bills, meters, buildings, school_calendar, temperature, _as_of(window, bills), params, **kw)
+
+
+def bill_lines(bills: pd.DataFrame, meters: pd.DataFrame, window: Window, params: Uc4Params) -> Derived:
+    from energy_pipelines.transforms.buildings.bills import clean_bills
+
+    lines, rejects = clean_bills(bills, meters, params.bills)
+    figures = {"lines": len(lines), **{f"status_{k}": int(v) for k, v in lines["status"].value_counts().items()},
+               "rejected": len(rejects)}
+    return Derived(_in(window, lines, "datetime_utc"), rejects=rejects, figures=figures)
+
+
+def monthly_consumption(bills, meters, buildings, school_calendar, temperature, window: Window,
+                        params: Uc4Params) -> Derived:
+    res = _run(bills, meters, buildings, school_calendar, temperature, window, params)
+    out = monthly_savings(res.monthly, res.models, res.context, params)
+    return Derived(_in(window, out, "month_start_utc"), rejects=res.rejects,
+                   figures={"building_fluid_months": len(out), "incomplete_months": int((out["coverage"] < 0.9).sum())})
+
+
+def baselines(bills, meters, buildings, school_calendar, temperature, params: Uc4Params) -> Derived:
+    res = _run(bills, meters, buildings, school_calendar, temperature, None, params)
+    b = res.baselines
+    return Derived(b, figures={"models": len(b), "passing_g14": int(b["passes_g14"].sum()),
+                               "failing_or_missing": int((~b["passes_g14"]).sum())})
+
+
+def building_anomalies(bills, meters, buildings, school_calendar, temperature, load_curves, gas_days,
+                       window: Window, params: Uc4Params) -> Derived:
+    res = _run(bills, meters, buildings, school_calendar, temperature, window, params, load_curves=load_curves,
+               gas_days=gas_days)
+    a = res.anomalies
+    return Derived(_in(window, a, "month_start_utc"),
+                   figures={f"kind_{k}": int(v) for k, v in a["kind"].value_counts().items()}
+                   | {"eur_at_stake": float(a["eur_at_stake"].sum())})
+
+
+def daily_load(load_curves: pd.DataFrame, window: Window, params: Uc4Params) -> pd.DataFrame:
+    d = curves_mod.daily_load(load_curves, tuple(params.detection.night_hours), tuple(params.detection.day_hours))
+    return _in(window, d, "day_start_utc")
+
+
+def indicators(bills, meters, buildings, school_calendar, temperature, window: Window, params: Uc4Params) -> Derived:
+    res = _run(bills, meters, buildings, school_calendar, temperature, window, params)
+    ind = yearly_indicators(res.monthly, res.models, buildings, res.context, params)
+    ind["year_start_utc"] = pd.to_datetime(ind["year"].astype(str) + "-01-01").dt.tz_localize("Europe/Paris").dt.tz_convert("UTC")
+    return Derived(_in(window, ind, "year_start_utc"),
+                   figures={"buildings": int(ind["building_id"].nunique()),
+                            "off_track": int((ind["on_track"] == False).sum())})  # noqa: E712
+
+
+def energy_by_commune(bills, meters, buildings, school_calendar, temperature, window: Window,
+                      params: Uc4Params) -> Derived:
+    """Per commune (and département) and year: the Region's buildings' final energy and water, with the
+    number of buildings behind each cell. Cells of 1 or 2 buildings describe identifiable lycées:
+    the platform's secrecy module (energy_pipelines.secrecy) must mask them before publication."""
+    res = _run(bills, meters, buildings, school_calendar, temperature, window, params)
+    ind = yearly_indicators(res.monthly, res.models, buildings, res.context, params)
+    reg = buildings.drop_duplicates("building_id", keep="last")[["building_id", "commune_code", "commune_name"]]
+    ind = ind.merge(reg, on="building_id")
+    ind["departement_code"] = ind["commune_code"].str[:2]
+    rows = []
+    for level, keys in (("commune", ["commune_code", "commune_name"]), ("departement", ["departement_code"])):
+        g = ind.groupby(keys + ["year"]).agg(buildings=("building_id", "nunique"),
+                                             buildings_complete=("final_energy_kwh", "count"),
+                                             floor_area_m2=("floor_area_m2", "sum"),
+                                             final_energy_kwh=("final_energy_kwh", lambda s: s.sum(min_count=len(s))),
+                                             water_m3=("water_m3", lambda s: s.sum(min_count=len(s))),
+                                             max_building_kwh=("final_energy_kwh", "max")).reset_index()
+        g["area_level"] = level
+        g["area_code"] = g[keys[0]]
+        g["area_name"] = g["commune_name"] if level == "commune" else None
+        rows.append(g)
+    out = pd.concat(rows, ignore_index=True)
+    out["kwh_per_m2"] = out["final_energy_kwh"] / out["floor_area_m2"]
+    out["largest_share"] = out["max_building_kwh"] / out["final_energy_kwh"]
+    out["year_start_utc"] = pd.to_datetime(out["year"].astype(str) + "-01-01").dt.tz_localize("Europe/Paris").dt.tz_convert("UTC")
+    out["needs_secrecy"] = (out["buildings"] < 3) | (out["largest_share"] > 0.85)
+    cols = ["year_start_utc", "year", "area_level", "area_code", "area_name", "buildings", "buildings_complete",
+            "floor_area_m2", "final_energy_kwh", "kwh_per_m2", "water_m3", "largest_share", "needs_secrecy"]
+    return Derived(_in(window, out[cols], "year_start_utc"),
+                   figures={"cells": len(out), "cells_needing_secrecy": int(out["needs_secrecy"].sum())})
+
+
+def building_reports(bills, meters, buildings, school_calendar, temperature, window: Window,
+                     params: Uc4Params) -> Derived:
+    from energy_pipelines.reporting.uc4 import building_page
+
+    res = _run(bills, meters, buildings, school_calendar, temperature, window, params)
+    sav = monthly_savings(res.monthly, res.models, res.context, params)
+    ind = yearly_indicators(res.monthly, res.models, buildings, res.context, params)
+    reg = buildings.drop_duplicates("building_id", keep="last")
+    rows = []
+    for b in reg.itertuples(index=False):
+        html = building_page(b._asdict(), sav[sav["building_id"] == b.building_id],
+                             res.anomalies[res.anomalies["building_id"] == b.building_id],
+                             ind[ind["building_id"] == b.building_id],
+                             res.baselines[res.baselines["building_id"] == b.building_id])
+        rows.append({"building_id": b.building_id, "uai": b.uai, "name": b.name, "html": html})
+    out = pd.DataFrame(rows)
+    out["as_of_utc"] = pd.Timestamp(_as_of(window, bills)).tz_localize("Europe/Paris").tz_convert("UTC")
+    return Derived(out, figures={"pages": len(out)})

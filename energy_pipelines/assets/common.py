@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from energy_pipelines import charts
+from energy_pipelines.reporting import charts
 from energy_pipelines.clock import ALL_TIME_END, ALL_TIME_START, UTC
 from energy_pipelines.resources import Platform
 

@@ -35,7 +35,7 @@ from energy_pipelines.assets.common import figures_metadata, scoped_metadata, wi
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog, CatalogError, DatasetSpec, DerivedInput
 from energy_pipelines.clock import PARIS_NAME, Window
-from energy_pipelines.charts import chart_metadata
+from energy_pipelines.reporting.charts import chart_metadata
 from energy_pipelines.resources import Platform
 from energy_pipelines.settings import Settings
 from energy_pipelines.storage import TableWithRejects

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from energy_pipelines import charts
+from energy_pipelines.reporting import charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from energy_pipelines import charts
+from energy_pipelines.reporting import charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from energy_pipelines.charts import to_png  # noqa: E402
+from energy_pipelines.reporting.charts import to_png  # noqa: E402
 
 FLUID_FR = {"electricite": "Électricité", "gaz": "Gaz naturel", "eau": "Eau", "reseau_chaleur": "Réseau de chaleur"}
 KIND_FR = {"duplicate_bill": "Facture en double", "impossible_quantity": "Quantité impossible",

@@ -307,7 +307,7 @@ def core_mix(raw: pd.DataFrame, *, window: Window, spec: DatasetSpec, catalog: C
                **{k: v for k, v in cleaned.figures.items() if v is not None}}
     charts = {}
     if len(data) >= 48:
-        from energy_pipelines.charts import time_series
+        from energy_pipelines.reporting.charts import time_series
 
         charts["chart"] = time_series(
             data, "datetime_utc", {"consommation_mw": "consumption (MW)", "solaire_mw": "solar (MW)",

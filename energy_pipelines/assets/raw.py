@@ -7,11 +7,12 @@ one adapter module in `energy_pipelines.sources`.
 import dagster as dg
 import pandas as pd
 
-from energy_pipelines.catalog import Catalog, DatasetSpec, SourceSpec
+from energy_pipelines.catalog import Catalog, CatalogError, DatasetSpec, SourceSpec
 from energy_pipelines.resources import Platform
 from energy_pipelines.settings import Settings
 from energy_pipelines.sources.base import FetchContext, load_adapter
 from energy_pipelines.storage import TableWithRejects
+from energy_pipelines.storage.atomic import remove_leftovers
 from energy_pipelines.transforms.common import REJECT_COLUMNS
 
 from energy_pipelines.assets.common import scoped_metadata, window_of
@@ -42,12 +43,17 @@ def live_settings(source: SourceSpec, platform: Platform) -> dict:
 def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> dg.AssetsDefinition:
     assert spec.source is not None
     source = spec.source
-    adapter = load_adapter(source.adapter)
+    try:
+        adapter = load_adapter(source.adapter)
+    except ValueError as exc:
+        raise CatalogError(f"{catalog.directory / 'datasets' / (spec.id + '.yaml')}: field 'source.adapter': {exc}") from None
 
     @dg.asset(**asset_kwargs(spec, settings, catalog), pool=f"landing_{source.id}")
     def _raw(context: dg.AssetExecutionContext, platform: Platform) -> TableWithRejects:
         start, end = window_of(context)
         landing = platform.landing(source.id)
+        for leftover in remove_leftovers(landing.dir):  # half-written by a killed writer: never a delivery
+            context.log.warning("removed %s, a temporary file a killed writer left behind", leftover.name)
         mode = platform.source_mode(source.id, source.mode)
         if mode == "sample":
             written = adapter.simulate(landing, start, end)
@@ -65,6 +71,12 @@ def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> 
         rows = read.rows
         if "delivered_utc" in rows and "delivered_utc" not in spec.table_schema.columns:
             rows = rows.drop(columns="delivered_utc")
+        # raw keeps rows as received, twins included (a re-delivered file): counted, never silent
+        received = [c for c in rows.columns if c not in ("source_file", "source_line", "delivered_utc")]
+        duplicates = int(rows.duplicated(subset=received).sum()) if len(rows) and received else 0
+        if duplicates:
+            context.log.warning("%s: %d row(s) received twice (same values in another file or line)", spec.id,
+                                duplicates)
         if rows.empty:
             context.log.warning("%s: no rows in landing/%s for [%s, %s)", spec.id, source.id, start, end)
             if rows.columns.empty:  # no file read at all: an empty table of the catalogue's schema
@@ -73,6 +85,7 @@ def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> 
             "mode": dg.MetadataValue.text(mode),
             "files_delivered_this_run": dg.MetadataValue.int(len(written)),
             "files_read": dg.MetadataValue.int(len(read.files_read)),
+            "duplicate_rows": dg.MetadataValue.int(duplicates),
             "files_skipped_outside_window": dg.MetadataValue.int(read.files_skipped),
             "bad_files": dg.MetadataValue.json(read.bad_files),
             "files_ignored": dg.MetadataValue.json(read.ignored),

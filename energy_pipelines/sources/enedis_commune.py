@@ -33,6 +33,7 @@ import pandas as pd
 
 from energy_pipelines.sources.base import FileRead, SourceAdapter, SourceFileError, reject_frame
 from energy_pipelines.sources.enedis_open import check_delivery
+from energy_pipelines.sources.delimited import decode
 from energy_pipelines.sources.timeparse import parse_instants
 from energy_pipelines.territories import COMMUNE_CODE
 
@@ -91,15 +92,7 @@ class EnedisCommuneAdapter(SourceAdapter):
         return paris_day_bounds(f"{first:%Y-%m-%d}")[0], paris_day_bounds(f"{last:%Y-%m-%d}")[1]
 
     def read_file(self, path: Path) -> FileRead:
-        raw = path.read_bytes()
-        if not raw.strip():
-            raise SourceFileError(path, "empty file")
-        if b"\x00" in raw[:4096]:
-            raise SourceFileError(path, "binary content (NUL bytes; UTF-16?): expected UTF-8 text")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
+        text = decode(path)  # UTF-8 (BOM or not), UTF-16 by its BOM, latin-1; empty or binary refused
         first_line = text.split("\n", 1)[0]
         if first_line.count(";") == 0:
             raise SourceFileError(path, "header has no ';' separator: Enedis extracts are ';'-separated")

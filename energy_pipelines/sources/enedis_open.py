@@ -27,6 +27,7 @@ import pandas as pd
 
 from energy_pipelines.clock import UTC
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, SourceFileError, reject_frame
+from energy_pipelines.sources.delimited import decode
 from energy_pipelines.sources.timeparse import parse_instants
 
 
@@ -101,10 +102,7 @@ class EnedisOpenAdapter(SourceAdapter):
         return None
 
     def read_file(self, path: Path) -> FileRead:
-        raw = path.read_bytes()
-        if not raw.strip():
-            raise SourceFileError(path, "empty file")
-        text = raw.decode("utf-8-sig")
+        text = decode(path)  # UTF-8 (BOM or not), UTF-16 by its BOM, latin-1; empty or binary refused
         if text.lstrip()[:1] in ("[", "{"):
             try:
                 data = json.loads(text)

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from energy_pipelines.clock import UTC
-from energy_pipelines.storage.atomic import write_atomic
+from energy_pipelines.storage.atomic import remove_leftovers, write_atomic
 from energy_pipelines.storage.schema import SchemaMismatch, to_arrow
 
 PART_FILE = "part.parquet"
@@ -146,6 +146,8 @@ class ParquetStore:
             merged.update({k.encode(): v.encode() for k, v in file_metadata.items()})
             table = table.replace_schema_metadata(merged)
         with self.lock(dataset):
+            # temp files of a writer killed mid-rename: ours (under this lock) are never an hour old
+            remove_leftovers(self.dataset_dir(dataset))
             if time_column is None:
                 return self._write_whole(dataset, table)
             return self._write_window(dataset, table, time_column, window)

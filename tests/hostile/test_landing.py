@@ -78,3 +78,40 @@ def test_our_own_temporary_files_are_neither_data_nor_reported(tmp_path):
     (zone.dir / ".good_20251026T1000Z.csv.0123456789abcdef0123456789abcdef.tmp").write_text("half a file")
     read = zone.read_window(LineAdapter(), T0, T0 + timedelta(minutes=30))
     assert read.rows["value"].tolist() == ["1"] and read.ignored == {}
+
+
+def test_enedis_extracts_in_utf16_are_decoded_not_quarantined_whole(tmp_path):
+    """An extract saved as UTF-16 (a spreadsheet's 'Unicode text') reads like its UTF-8 original."""
+    from energy_pipelines.simulate.enedis_open import write_days
+    from energy_pipelines.sources.enedis_open import ADAPTER, SOURCE_DATASETS
+
+    zone = LandingZone(tmp_path / "landing", "enedis_conso_inf36_region")
+    written = write_days(zone, SOURCE_DATASETS["enedis_conso_inf36_region"], T0, T0 + timedelta(hours=1))
+    original = written[0]
+    utf16 = original.with_name("utf16_" + original.name)
+    utf16.write_bytes(original.read_text(encoding="utf-8-sig").encode("utf-16"))  # with its BOM
+    a, b = ADAPTER.read_file(original), ADAPTER.read_file(utf16)
+    assert len(a.rows) > 0
+    assert a.rows.drop(columns=["source_line"]).equals(b.rows.drop(columns=["source_line"]))
+
+
+def test_a_killed_writers_temporary_file_is_removed_before_the_next_write(tmp_path):
+    """kill -9 between write and rename leaves `.<name>.<uuid>.tmp`: the next write of the dataset removes it."""
+    import time
+
+    from energy_pipelines.storage import ParquetStore
+
+    store = ParquetStore(tmp_path / "warehouse")
+    frame = pd.DataFrame({"datetime_utc": [T0], "value": [1.0]})
+    store.write("core_x__y", frame, time_column="datetime_utc", window=(T0, T0 + timedelta(minutes=30)))
+    day = store.files("core_x__y")[0].parent
+    stale = day / ".part.parquet.0123456789abcdef0123456789abcdef.tmp"
+    fresh = day / ".part.parquet.fedcba9876543210fedcba9876543210.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"half a parquet file")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    store.write("core_x__y", frame, time_column="datetime_utc", window=(T0, T0 + timedelta(minutes=30)))
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a writer still at work: only old ones are removed
+    assert store.read("core_x__y", time_column="datetime_utc")["value"].to_pylist() == [1.0]

@@ -28,6 +28,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from energy_pipelines.simulate import simulate
 from energy_pipelines.build import build_defs  # noqa: E402
 from energy_pipelines.partitions import paris_day_bounds  # noqa: E402
 from energy_pipelines.settings import load_settings  # noqa: E402
@@ -133,7 +134,7 @@ def main() -> None:
     t0 = time.perf_counter()
     now = datetime(args.year + 2, 1, 1, tzinfo=UTC)
     for source in ("enedis_commune_consumption", "enedis_commune_production"):
-        ADAPTER.simulate(LandingZone(settings.landing_dir, source), start, end, now=now)
+        simulate(source, LandingZone(settings.landing_dir, source), start, end, now=now)
     simulate_s = time.perf_counter() - t0
     landing_mb = sum(p.stat().st_size for p in settings.landing_dir.rglob("*.csv")) / 1e6
     print(f"  sample simulator (not the pipeline): {simulate_s:7.1f} s, {landing_mb:.0f} MB of CSV")

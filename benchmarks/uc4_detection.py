@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 
+from energy_pipelines.simulate import simulate
 from energy_pipelines.simulate import buildings as sb
 from energy_pipelines.sources import (buildings_bills, buildings_grdf, buildings_load_curves, buildings_meters,
                                       buildings_register, school_calendar, temperature_daily)
@@ -40,7 +41,7 @@ def paris(d: date) -> datetime:
 
 def read(adapter, root, source, start: date, end: date, now: datetime) -> pd.DataFrame:
     lz = LandingZone(root, source)
-    adapter.simulate(lz, paris(start), paris(end), now=now)
+    simulate(source, lz, paris(start), paris(end), now=now)
     r = lz.read_window(adapter, *ALL)
     if len(r.rejects):
         print(f"  {source}: {len(r.rejects)} rows rejected by the reader")

@@ -10,6 +10,7 @@ import pandas as pd
 from energy_pipelines.catalog import Catalog, CatalogError, DatasetSpec, SourceSpec
 from energy_pipelines.resources import Platform
 from energy_pipelines.settings import Settings
+from energy_pipelines.simulate import simulate
 from energy_pipelines.sources.base import FetchContext, load_adapter
 from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.storage.atomic import remove_leftovers
@@ -56,7 +57,7 @@ def build_raw_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog) -> 
             context.log.warning("removed %s, a temporary file a killed writer left behind", leftover.name)
         mode = platform.source_mode(source.id, source.mode)
         if mode == "sample":
-            written = adapter.simulate(landing, start, end)
+            written = simulate(source.id, landing, start, end)
             context.log.info("sample: simulator wrote %d file(s) into %s", len(written), landing.dir)
         elif source.delivery == "api" and platform.offline:
             written = []

@@ -339,9 +339,9 @@ def landing_sensors(assets: Sequence[dg.AssetsDefinition]) -> list:
 
 
 def feed_sample(platform: Platform, start: datetime, end: datetime) -> int:
-    from energy_pipelines.sources.base import load_adapter
+    from energy_pipelines.simulate import simulate
 
     written = 0
     for source in WATCHED:
-        written += len(load_adapter(source).simulate(platform.landing(source), start, end))
+        written += len(simulate(source, platform.landing(source), start, end))
     return written

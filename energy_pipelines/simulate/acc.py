@@ -463,3 +463,12 @@ def write_keys(landing, *, now: datetime | None = None) -> list[Path]:
             written += _write_if_changed(landing, f"CLE_ACC_{OPERATION_ID}_{key.id}.csv", key_csv(key))
     return written
 
+
+
+def write_register_source(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
+    """The registry's entry: the operation's register as the PMO delivers it (window-independent)."""
+    return write_register(landing, now=now)
+
+
+def write_keys_source(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
+    return write_keys(landing, now=now)

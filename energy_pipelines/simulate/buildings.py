@@ -1059,3 +1059,12 @@ def score_detections(detected: pd.DataFrame, truth: pd.DataFrame, start: date, e
                      "precision": c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else None,
                      "recall": found / len(t_k) if len(t_k) else None})
     return pd.DataFrame(rows)
+
+
+def write_buildings(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
+    """The registry's entry for the building register (the same estate whatever the window)."""
+    return write_register(landing, "batiments")
+
+
+def write_meters(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
+    return write_register(landing, "compteurs")

@@ -262,3 +262,10 @@ def sample_territorial_energy(start: datetime, end: datetime, directory, territo
         rows[flow] = ADAPTER.read_file(path).rows.assign(source_file=path.name)
     typed = balance.commune_energy(rows["consumption"], rows["production"])
     return balance.territorial_energy(typed.data, membership(territories)).to_pandas()
+
+
+def write_source(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list:
+    """The registry's entry: the extract of the flow this landing folder receives."""
+    from energy_pipelines.sources.enedis_commune import SOURCE_FLOWS
+
+    return write_days(landing, SOURCE_FLOWS[landing.source_id], start, end, now=now)

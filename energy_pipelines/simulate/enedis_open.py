@@ -124,3 +124,10 @@ def write_days(landing, dataset: str, start: datetime, end: datetime, *, now: da
     return paris_day_files(landing, start, end, now=now,
                            name=lambda day: f"sample_{dataset}_93_{day}.csv",
                            content=lambda times: export(dataset, times))
+
+
+def write_source(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list:
+    """The registry's entry: the open dataset this landing folder receives."""
+    from energy_pipelines.sources.enedis_open import SOURCE_DATASETS
+
+    return write_days(landing, SOURCE_DATASETS[landing.source_id], start, end, now=now)

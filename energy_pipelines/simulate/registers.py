@@ -84,3 +84,35 @@ def write_typology(landing, start: datetime, end: datetime, *, now: datetime | N
     if (landing.dir / TYPOLOGY_FILE).exists():
         return []
     return [landing.write_atomic(TYPOLOGY_FILE, typology_csv())]
+
+
+def write_cog(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
+    """INSEE's commune file and DGCL's EPCI composition, restricted to the declared territories' communes."""
+    import csv
+    import io
+
+    from energy_pipelines.territories import default_territories
+
+    cog, epci = {}, []
+    for t in default_territories().values():
+        for c in t.communes:
+            dep = c.code[:2]
+            cog.setdefault(c.code, ["COM", c.code, "93", dep, "", "", "0", c.name.upper(), c.name, c.name, "", ""])
+            if t.kind == "epci":
+                epci.append([dep, t.epci_siren, t.name, "", "", str(len(t.communes)), "", "", dep, c.code, "",
+                             c.name, str(c.population or 0), str(c.population or 0)])
+    cog_header = "TYPECOM,COM,REG,DEP,CTCD,ARR,TNCC,NCC,NCCENR,LIBELLE,CAN,COMPARENT"
+    epci_header = ("dept,siren,raison_sociale,nature_juridique,mode_financ,nb_membres,total_pop_tot,"
+                   "total_pop_mun,dep_com,insee,siren_membre,nom_membre,ptot_2024,pmun_2024")
+    written = []
+    for name, header, rows in (("sample_insee_cog_communes_2024.csv", cog_header, cog.values()),
+                               ("sample_dgcl_epcicom_2024.csv", epci_header, epci)):
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header.split(","))
+        writer.writerows(sorted(rows, key=lambda r: (r[1], r[9]) if len(r) > 12 else r[1]))
+        content = buf.getvalue()
+        target = landing.dir / name
+        if not target.exists() or target.read_text(encoding="utf-8") != content:
+            written.append(landing.write_atomic(name, content))
+    return written

@@ -661,3 +661,11 @@ def write_population(landing, start: datetime, end: datetime, *, now: datetime |
 
 __all__ = ["PACA_DEPARTEMENTS", "simulation_referential", "communes_of", "inventory", "ore_published",
            "enedis_cells", "write_ore", "write_enedis_production", "write_cigale", "write_population"]
+
+
+def write_ore_local(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
+    return write_ore(landing, start, end, scope="local", now=now)
+
+
+def write_ore_aggregates(landing, start: datetime, end: datetime, *, now: datetime | None = None) -> list[Path]:
+    return write_ore(landing, start, end, scope="aggregates", now=now)

@@ -27,10 +27,5 @@ class AccCurvesAdapter(SourceAdapter):
     def read_file(self, path: Path) -> FileRead:
         return read_measures(path, MEASURED, "curves")
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.acc import write_curves
-
-        return write_curves(landing, start, end, now=now)
-
 
 ADAPTER = AccCurvesAdapter()

@@ -24,10 +24,5 @@ class AccEnedisAllocationAdapter(SourceAdapter):
     def read_file(self, path: Path) -> FileRead:
         return read_measures(path, ALLOCATED, "allocation")
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.acc import write_enedis_allocation
-
-        return write_enedis_allocation(landing, start, end, now=now)
-
 
 ADAPTER = AccEnedisAllocationAdapter()

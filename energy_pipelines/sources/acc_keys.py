@@ -100,10 +100,5 @@ class AccKeysAdapter(SourceAdapter):
         rows["date_fin"] = rows["date_fin"].astype(object).where(pd.notna(rows["date_fin"]), None)
         return FileRead(rows=rows[RAW_COLUMNS], rejects=reject_frame(rejects), stats={"key_rows": int(ok.sum())})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.acc import write_keys
-
-        return write_keys(landing, now=now)
-
 
 ADAPTER = AccKeysAdapter()

@@ -112,10 +112,5 @@ class AccRegisterAdapter(SourceAdapter):
         return FileRead(rows=rows[RAW_COLUMNS], rejects=reject_frame(rejects),
                         stats={"participants": int(ok.sum())})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.acc import write_register
-
-        return write_register(landing, now=now)
-
 
 ADAPTER = AccRegisterAdapter()

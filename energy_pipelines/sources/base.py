@@ -1,7 +1,8 @@
-"""What every source adapter provides: a sample writer, a live writer, and one reader.
+"""What every source adapter provides: one reader, and for API sources a live fetch.
 
-Both modes end the same way: files in `landing/<source id>/`, read by the same reader.
-The simulator is upstream of the reader, never a shortcut around it.
+Both modes end the same way: files in `landing/<source id>/`, read by the same reader. In sample
+mode the simulator (`energy_pipelines.simulate`, looked up by source id) writes those files: it is
+upstream of the reader, never a shortcut around it, and readers never import it.
 """
 
 from __future__ import annotations
@@ -12,16 +13,23 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 if TYPE_CHECKING:
     import logging
 
-    from energy_pipelines.sources.landing import LandingZone
 
 REJECT_COLUMNS = ["datetime_utc", "source_line", "reason", "record"]
+
+
+class Landing(Protocol):
+    """What a live fetch writes into: a landing folder (`sources.landing.LandingZone`)."""
+
+    dir: Path
+
+    def write_atomic(self, name: str, content: bytes | str, encoding: str = "utf-8") -> Path: ...
 
 
 class SourceFileError(ValueError):
@@ -73,11 +81,7 @@ class SourceAdapter(ABC):
         """The UTC span a file covers, when its name tells it (saves parsing it)."""
         return None
 
-    def simulate(self, landing: LandingZone, start: datetime, end: datetime) -> list[Path]:
-        """Sample mode: write what the provider would have delivered for [start, end)."""
-        raise NotImplementedError(f"{type(self).__name__} has no simulator")
-
-    def fetch(self, landing: LandingZone, start: datetime, end: datetime, ctx: FetchContext) -> list[Path]:
+    def fetch(self, landing: Landing, start: datetime, end: datetime, ctx: FetchContext) -> list[Path]:
         """Live mode: pull [start, end) from the provider's API into the landing zone.
 
         File-drop sources (the owner delivers files) fetch nothing: the default.

@@ -109,10 +109,5 @@ class BuildingBillsAdapter(SourceAdapter):
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
         return FileRead(rows=out, rejects=reject_frame(rejects), stats={"bill_lines": len(out)})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.buildings import write_bills
-
-        return write_bills(landing, start, end, now=now)
-
 
 ADAPTER = BuildingBillsAdapter()

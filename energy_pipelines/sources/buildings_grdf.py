@@ -108,10 +108,5 @@ class GrdfDailyAdapter(SourceAdapter):
         out["source_line"] = out["source_line"].astype("int64")
         return FileRead(rows=out, rejects=reject_frame(rejects), stats={"gas_days": len(out)})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.buildings import write_grdf
-
-        return write_grdf(landing, start, end, now=now)
-
 
 ADAPTER = GrdfDailyAdapter()

@@ -122,10 +122,5 @@ class EnedisLoadCurveAdapter(SourceAdapter):
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
         return FileRead(rows=out, rejects=reject_frame(rejects), stats={"curve_points": len(out)})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.buildings import write_load_curves
-
-        return write_load_curves(landing, start, end, now=now)
-
 
 ADAPTER = EnedisLoadCurveAdapter()

@@ -84,10 +84,5 @@ class BuildingMetersAdapter(SourceAdapter):
         out["valid_to"] = out["valid_to"].astype(object).where(out["valid_to"].notna(), None)
         return FileRead(rows=out, rejects=reject_frame(rejects), stats={"meters": len(out)})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.buildings import write_register
-
-        return write_register(landing, "compteurs")
-
 
 ADAPTER = BuildingMetersAdapter()

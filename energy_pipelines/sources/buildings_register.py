@@ -87,10 +87,5 @@ class BuildingRegisterAdapter(SourceAdapter):
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
         return FileRead(rows=out, rejects=reject_frame(rejects), stats={"buildings": len(out)})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.buildings import write_register
-
-        return write_register(landing, "batiments")
-
 
 ADAPTER = BuildingRegisterAdapter()

@@ -210,10 +210,5 @@ class CigaleInventoryAdapter(SourceAdapter):
         stats["rows"] = len(out)
         return FileRead(rows=out[RAW_COLUMNS], rejects=reject_frame(rejects), stats=stats)
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        from energy_pipelines.simulate.uc1 import write_cigale
-
-        return write_cigale(landing, start, end, now=now)
-
 
 ADAPTER = CigaleInventoryAdapter()

@@ -202,10 +202,5 @@ class EnedisCommuneAdapter(SourceAdapter):
         return FileRead(rows=out[raw_columns(flow)], rejects=reject_frame(rejects),
                         stats={f"{flow}_rows": int(ok.sum())})
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        from energy_pipelines.simulate.enedis_communes import write_days
-
-        return write_days(landing, SOURCE_FLOWS[landing.source_id], start, end, now=now)
-
 
 ADAPTER = EnedisCommuneAdapter()

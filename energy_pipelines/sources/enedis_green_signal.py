@@ -120,11 +120,6 @@ class GreenSignalAdapter(SourceAdapter):
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
         return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.green_signal import write_signal
-
-        return write_signal(landing, start, end, now=now)
-
 
 class GreenSignalHistoryAdapter(SourceAdapter):
     def span_from_name(self, path: Path):
@@ -159,11 +154,6 @@ class GreenSignalHistoryAdapter(SourceAdapter):
         }, columns=HISTORY_COLUMNS)
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
         return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
-
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.green_signal import write_history
-
-        return write_history(landing, start, end, now=now)
 
 
 ADAPTER = GreenSignalAdapter()

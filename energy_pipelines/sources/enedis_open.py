@@ -162,11 +162,6 @@ class EnedisOpenAdapter(SourceAdapter):
 
     # -- writers --------------------------------------------------------------------------
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        from energy_pipelines.simulate.enedis_open import write_days
-
-        return write_days(landing, SOURCE_DATASETS[landing.source_id], start, end, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         from energy_pipelines.sources.http import fetch_ods_export
 

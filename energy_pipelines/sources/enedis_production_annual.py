@@ -150,11 +150,6 @@ class EnedisAnnualProductionAdapter(SourceAdapter):
         stats["rows"] = len(out)
         return FileRead(rows=out[RAW_COLUMNS], rejects=reject_frame(rejects), stats=stats)
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        from energy_pipelines.simulate.uc1 import write_enedis_production
-
-        return write_enedis_production(landing, start, end, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         live = {"base_url": DEFAULT_API, "region_code": "93", "where": DEFAULT_WHERE, **ctx.live}
         http = session(live)

@@ -99,34 +99,5 @@ class InseeCogAdapter(SourceAdapter):
         frame["population"] = pd.array(frame["population"], dtype="Int64")
         return FileRead(rows=frame[RAW_COLUMNS], rejects=reject_frame(rejects), stats={f"rows_{kind}": len(frame)})
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        """The two reference files, restricted to the communes of the declared territories."""
-        from energy_pipelines.territories import default_territories
-
-        territories = default_territories()
-        cog, epci = {}, []
-        for t in territories.values():
-            for c in t.communes:
-                dep = c.code[:2]
-                cog.setdefault(c.code, ["COM", c.code, "93", dep, "", "", "0", c.name.upper(), c.name, c.name, "", ""])
-                if t.kind == "epci":
-                    epci.append([dep, t.epci_siren, t.name, "", "", str(len(t.communes)), "", "", dep, c.code, "",
-                                 c.name, str(c.population or 0), str(c.population or 0)])
-        cog_header = "TYPECOM,COM,REG,DEP,CTCD,ARR,TNCC,NCC,NCCENR,LIBELLE,CAN,COMPARENT"
-        epci_header = ("dept,siren,raison_sociale,nature_juridique,mode_financ,nb_membres,total_pop_tot,"
-                       "total_pop_mun,dep_com,insee,siren_membre,nom_membre,ptot_2024,pmun_2024")
-        written = []
-        for name, header, rows in (("sample_insee_cog_communes_2024.csv", cog_header, cog.values()),
-                                   ("sample_dgcl_epcicom_2024.csv", epci_header, epci)):
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            writer.writerow(header.split(","))
-            writer.writerows(sorted(rows, key=lambda r: (r[1], r[9]) if len(r) > 12 else r[1]))
-            content = buf.getvalue()
-            target = landing.dir / name
-            if not target.exists() or target.read_text(encoding="utf-8") != content:
-                written.append(landing.write_atomic(name, content))
-        return written
-
 
 ADAPTER = InseeCogAdapter()

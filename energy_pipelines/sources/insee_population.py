@@ -102,10 +102,5 @@ class InseePopulationAdapter(SourceAdapter):
         stats["rows"] = len(out)
         return FileRead(rows=out[RAW_COLUMNS], rejects=reject_frame(rejects), stats=stats)
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        from energy_pipelines.simulate.uc1 import write_population
-
-        return write_population(landing, start, end, now=now)
-
 
 ADAPTER = InseePopulationAdapter()

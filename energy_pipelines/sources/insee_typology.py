@@ -49,10 +49,5 @@ class CommuneTypologyAdapter(SourceAdapter):
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
         return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.registers import write_typology
-
-        return write_typology(landing, start, end, now=now)
-
 
 ADAPTER = CommuneTypologyAdapter()

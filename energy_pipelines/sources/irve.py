@@ -137,11 +137,6 @@ class IrveStaticAdapter(SourceAdapter):
         return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects),
                         stats={"irve_rows_refused": int(bad.sum())})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.registers import write_irve
-
-        return write_irve(landing, start, end, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         url = ctx.live.get("url", DEFAULT_URL)
         dept = str(ctx.live.get("departement", "05"))

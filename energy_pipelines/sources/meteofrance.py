@@ -76,11 +76,6 @@ class MeteoFranceHourlyAdapter(SourceAdapter):
         out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True)
         return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.climate import write_weather
-
-        return write_weather(landing, start, end, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         template = ctx.live.get("url_template", DEFAULT_TEMPLATE)
         http = session(ctx.live)

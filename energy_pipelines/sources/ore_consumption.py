@@ -425,11 +425,6 @@ class OreConsumptionAdapter(SourceAdapter):
 
     # -- writers --------------------------------------------------------------------------
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        from energy_pipelines.simulate.uc1 import write_ore
-
-        return write_ore(landing, start, end, scope=self.scope, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         """One Opendatasoft export per dataset and year of [start, end), region filtered server-side."""
         live = {"base_url": DEFAULT_API, "region_code": "93", "where": DEFAULT_WHERE, **ctx.live}

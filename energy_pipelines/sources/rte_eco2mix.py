@@ -393,11 +393,6 @@ class RteEco2mixAdapter(SourceAdapter):
 
     # -- writers --------------------------------------------------------------------------
 
-    def simulate(self, landing, start, end, *, now: datetime | None = None):
-        from energy_pipelines.simulate.paca_mix import write_eco2mix_days
-
-        return write_eco2mix_days(landing, start, end, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         """ODRÉ exports for [start, end): one JSON file per dataset that has rows."""
         live = {"base_url": DEFAULT_API, **ctx.live}

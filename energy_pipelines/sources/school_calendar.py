@@ -78,11 +78,6 @@ class SchoolCalendarAdapter(SourceAdapter):
         out["source_line"] = out["source_line"].astype("int64")
         return FileRead(rows=out, rejects=reject_frame(rejects), stats={"holiday_rows": len(out)})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.buildings import write_school_calendar
-
-        return write_school_calendar(landing, start, end, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         """The whole calendar (a few thousand rows) from the ministry's portal, replaced when it changes."""
         live = {"base_url": DEFAULT_API, **ctx.live}

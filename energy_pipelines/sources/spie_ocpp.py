@@ -339,26 +339,7 @@ class TransactionHistoryAdapter(SourceAdapter):
             out[col] = pd.to_datetime(out[col], utc=True)
         return FileRead(rows=out.reset_index(drop=True), rejects=reject_frame(rejects))
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.charging import write_history
-
-        return write_history(landing, start, end, now=now)
-
-
-class _SampleTransactionLog(TransactionLogAdapter):
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.charging import write_transaction_log
-
-        return write_transaction_log(landing, start, end, now=now)
-
-
-class _SampleEventLog(EventLogAdapter):
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.charging import write_event_log
-
-        return write_event_log(landing, start, end, now=now)
-
 
 TRANSACTION_HISTORY = TransactionHistoryAdapter()
-TRANSACTION_LOG = _SampleTransactionLog()
-EVENT_LOG = _SampleEventLog()
+TRANSACTION_LOG = TransactionLogAdapter()
+EVENT_LOG = EventLogAdapter()

@@ -114,11 +114,6 @@ class TemperatureDailyAdapter(SourceAdapter):
         out["source_line"] = out["source_line"].astype("int64")
         return FileRead(rows=out, rejects=reject_frame(rejects), stats={"temperature_days": len(out)})
 
-    def simulate(self, landing, start, end, *, now=None):
-        from energy_pipelines.simulate.buildings import write_temperature
-
-        return write_temperature(landing, start, end, now=now)
-
     def fetch(self, landing, start, end, ctx: FetchContext):
         """One ODRÉ export per run: the days of [start, end) of the catalogue's regions."""
         live = {"base_url": DEFAULT_API, **ctx.live}

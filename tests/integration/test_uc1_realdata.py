@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy_pipelines.simulate import simulate
 from energy_pipelines.build import build_defs
 from energy_pipelines.catalog import default_catalog
 from energy_pipelines.settings import load_settings
@@ -157,7 +158,7 @@ def test_the_sample_over_the_real_referential_clusters_all_52_epci(realdata, tmp
     for source, adapter in (("ore_local", ORE), ("enedis_production_annual", ENEDIS), ("atmosud_cigale", CIGALE),
                             ("insee_population", POPULATION)):
         zone = LandingZone(tmp_path, source)
-        adapter.simulate(zone, start, end)
+        simulate(source, zone, start, end)
         rows[source] = zone.read_window(adapter, start, end).rows
     assert rows["atmosud_cigale"]["commune_code"].nunique() == 946
     settings = Uc1Settings()

@@ -12,6 +12,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
+from energy_pipelines.simulate import simulate
 from energy_pipelines.reporting import uc1 as rp
 from energy_pipelines.sources.cigale_inventory import ADAPTER as CIGALE
 from energy_pipelines.sources.enedis_production_annual import ADAPTER as ENEDIS
@@ -42,7 +43,7 @@ def published(tmp_path_factory):
     for source, adapter in (("insee_cog", COG), ("ore_local", ORE), ("enedis_production_annual", ENEDIS),
                             ("atmosud_cigale", CIGALE), ("insee_population", POPULATION)):
         zone = LandingZone(root, source)
-        adapter.simulate(zone, START, END)
+        simulate(source, zone, START, END)
         window = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)) if source == "insee_cog" else (START, END)
         rows[source] = zone.read_window(adapter, *window).rows
     settings = Uc1Settings()

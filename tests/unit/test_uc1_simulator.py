@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy_pipelines.simulate import simulate as play
 from energy_pipelines.simulate import uc1 as sim
 from energy_pipelines.sources.cigale_inventory import ADAPTER as CIGALE
 from energy_pipelines.sources.enedis_production_annual import ADAPTER as ENEDIS
@@ -23,7 +24,7 @@ START, END = datetime(2019, 12, 31, 23, tzinfo=UTC), datetime(2020, 12, 31, 23, 
 
 def simulate(root, adapter, source):
     zone = LandingZone(root, source)
-    adapter.simulate(zone, START, END)
+    play(source, zone, START, END)
     return zone
 
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
+from energy_pipelines.simulate import simulate
 from energy_pipelines.clock import paris_day_bounds
 from energy_pipelines.simulate import buildings as sb
 from energy_pipelines.sources import buildings_bills, buildings_load_curves, school_calendar, temperature_daily
@@ -20,7 +21,7 @@ NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 def test_load_curves_of_a_dst_day_have_its_length(tmp_path, day, hours):
     lz = LandingZone(tmp_path, "enedis_sge_courbes")
     lo, hi = paris_day_bounds(day)
-    buildings_load_curves.ADAPTER.simulate(lz, lo, hi, now=NOW)
+    simulate("enedis_sge_courbes", lz, lo, hi, now=NOW)
     read = lz.read_window(buildings_load_curves.ADAPTER, lo, hi)
     assert read.bad_files == {} and len(read.rows)
     rows = read.rows
@@ -78,7 +79,7 @@ def test_temperature_reader_refuses_inconsistent_days(tmp_path):
 
 def test_school_calendar_simulation_round_trips_through_the_official_format(tmp_path):
     lz = LandingZone(tmp_path, "education_calendrier")
-    school_calendar.ADAPTER.simulate(lz, None, None, now=NOW)
+    simulate("education_calendrier", lz, None, None, now=NOW)
     rows = school_calendar.ADAPTER.read_file(lz.dir / "fr-en-calendrier-scolaire.csv").rows
     aix = rows[(rows["location"] == "Aix-Marseille") & (rows["school_year"] == "2024-2025")]
     toussaint = aix[aix["description"] == "Vacances de la Toussaint"].iloc[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from energy_pipelines.simulate import simulate
 from energy_pipelines.catalog import default_catalog
 from energy_pipelines.clock import Window, paris_day_bounds
 from energy_pipelines.simulate import acc as sim
@@ -37,7 +38,7 @@ class Sample:
 
     def _read(self, source, adapter, window: Window):
         landing = LandingZone(self.root, source)
-        adapter.simulate(landing, window.start, window.end)
+        simulate(source, landing, window.start, window.end)
         read = landing.read_window(adapter, window.start, window.end)
         return read.rows if source not in ("acc_curves", "acc_enedis_allocation") else read
 

@@ -13,6 +13,8 @@ matplotlib.use("Agg")  # no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from energy_pipelines.storage.atomic import write_bytes_atomic  # noqa: E402
+
 
 def to_png(fig) -> bytes:
     buf = io.BytesIO()
@@ -21,16 +23,17 @@ def to_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def as_metadata(png: bytes, path: Path, *, inline: bool) -> dg.MetadataValue:
-    """The chart is always saved beside the outputs; it is inlined only for single-partition runs.
+def as_metadata(png: bytes, path: Path, *, inline: bool, alt: str = "chart") -> dg.MetadataValue:
+    """The chart is always saved beside the outputs; inline, the UI shows it under [Show Markdown].
 
-    Metadata of a range run is copied onto every partition's materialisation: a year of
-    half-hours would store the picture 17,520 times, so those runs link the file instead.
+    Output metadata of a range run is copied onto every partition's materialisation: assets built
+    by the factories attach charts to the run's last partition only (`assets.common.scoped_metadata`);
+    the older module assets link the file for ranges instead.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
+    write_bytes_atomic(path, png)
     if inline:
-        return dg.MetadataValue.md(f"![chart](data:image/png;base64,{base64.b64encode(png).decode()})")
+        alt = alt.replace("]", ")").replace("[", "(")
+        return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
     return dg.MetadataValue.path(str(path))
 
 
@@ -38,7 +41,8 @@ def chart_metadata(reports_dir: Path, dataset: str, name: str, window, png: byte
     """Save a chart of a run under reports/charts/<dataset>/ and return its metadata value."""
     stem = f"{window.start:%Y%m%dT%H%M}_{window.end:%Y%m%dT%H%M}" if not window.is_all_time else "all"
     # inline: the UI shows it under [Show Markdown]; a range run puts it on its last partition only
-    return as_metadata(png, reports_dir / "charts" / dataset / f"{name}_{stem}.png", inline=True)
+    return as_metadata(png, reports_dir / "charts" / dataset / f"{name}_{stem}.png", inline=True,
+                       alt=f"{dataset}: {name}, {stem}")
 
 
 def time_series(frame: pd.DataFrame, time_column: str, series: dict[str, str], title: str,

@@ -388,9 +388,11 @@ def test_the_consolidated_half_hour_wins_over_the_real_time_quarter_hours(tmp_pa
     # both quarter-hours it replaces are quarantined, naming the kept row
     assert cleaned.rejects["source_line"].tolist() == [1, 2]
     assert all(r.startswith("superseded: other values kept from cons.csv:2") for r in cleaned.rejects["reason"])
-    # the correction shows both figures: the kept one and the replaced one
+    # the correction shows both figures: the kept one and the half-hour its quarter-hours made (their mean)
     kept_mw = kept.loc[pd.Timestamp("2025-06-01T10:00Z"), "consommation_mw"]
-    assert any(r.endswith(f"consommation {kept_mw} MW kept, 4100.0 MW here") for r in cleaned.rejects["reason"])
+    replaced_mw = (4000 + 4100) / 2
+    assert kept_mw != replaced_mw
+    assert all(r.endswith(f"consommation {kept_mw} MW kept, {replaced_mw} MW here") for r in cleaned.rejects["reason"])
     assert cleaned.figures["rows_in"] == cleaned.figures["raw_rows_in_kept_half_hours"] + len(cleaned.rejects)
 
 

@@ -133,7 +133,8 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     min_stations = int(disclosure.get("min_stations", 2))
     readings = cfg.get("signal", {})
     thresholds = thresholds_of(catalog)
-    tx_source = catalog[RAW_TX].source
+    # every input carrying badge ids: one of them live makes the secret key required
+    personal_sources = [catalog[RAW_TX].source, catalog[RAW_HISTORY].source]
     lookback = dg.TimeWindowPartitionMapping(start_offset=-lookback_days * 48, allow_nonexistent_upstream_partitions=True)
     # every reading of the sessions open in the half-hour: back to their start, and forward to the
     # readings already delivered after it (a re-run settles energy awaiting a later reading)
@@ -153,9 +154,9 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def anon_spie__charging_sessions(context: dg.AssetExecutionContext, platform: Platform, tx: pd.DataFrame,
                                      history: pd.DataFrame, stations: pd.DataFrame) -> TableWithRejects:
         start, end = window_of(context)
-        mode = platform.source_mode(tx_source.id, tx_source.mode)
+        modes = {src.id: platform.source_mode(src.id, src.mode) for src in personal_sources}
         try:
-            p = anon.pseudonymiser_for(mode)
+            p = anon.pseudonymiser_for(modes, platform.pseudonymisation_key())
         except anon.PseudonymisationKeyError as exc:
             raise dg.Failure(description=str(exc)) from None
         register = green_signal.latest_register(stations)

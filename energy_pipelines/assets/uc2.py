@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from energy_pipelines.reporting import charts
 from energy_pipelines.assets.common import chart_for, window_of
@@ -30,6 +29,7 @@ from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.transforms import anonymise as anon
 from energy_pipelines.transforms import forecasting, green_signal, usage
 from energy_pipelines.transforms.common import REJECT_COLUMNS, missing_half_hours
+from energy_pipelines.transforms.uc2_params import load_uc2_params
 
 UTC = timezone.utc
 HALF_HOUR = timedelta(minutes=30)
@@ -61,11 +61,6 @@ MODEL_ID = "prophet-flat-daily-weekly+residual-ar1/v1"
 DAILY_CRON = "20 0 * * *"
 MONTHLY_CRON = "40 0 1 * *"
 WEEKLY_CRON = "0 3 * * 1"
-
-
-def uc2_config(catalog: Catalog) -> dict:
-    path = Path(catalog.directory) / "uc2" / "settings.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def thresholds_of(catalog: Catalog) -> pd.DataFrame:
@@ -121,17 +116,15 @@ def _empty_rejects() -> pd.DataFrame:
 
 
 def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefinition]:
-    cfg = uc2_config(catalog)
-    k_min = int(cfg.get("anonymisation", {}).get("k_min_users", 5))
-    lookback_days = int(cfg.get("anonymisation", {}).get("lookback_days", 7))
-    rules = anon.QualiChargeRules.from_config(cfg.get("qualicharge"))
-    fc = {"history_days": 28, "horizon_hours": 48, "backtest_hours": 48, "transform": "log1p",
-          "correction_window_steps": 6, **cfg.get("forecast", {})}
-    seasonal_days = int(cfg.get("seasonal_history", {}).get("days", 365))
-    disclosure = cfg.get("disclosure", {})
-    k_points = int(disclosure.get("k_min_charge_points", 5))
-    min_stations = int(disclosure.get("min_stations", 2))
-    readings = cfg.get("signal", {})
+    params = load_uc2_params(catalog.directory)
+    k_min = params.anonymisation.k_min_users
+    lookback_days = params.anonymisation.lookback_days
+    rules = anon.QualiChargeRules(**params.qualicharge.model_dump())
+    fc = params.forecast.model_dump()
+    seasonal_days = params.seasonal_history.days
+    k_points = params.disclosure.k_min_charge_points
+    min_stations = params.disclosure.min_stations
+    readings = params.signal
     thresholds = thresholds_of(catalog)
     # every input carrying badge ids: one of them live makes the secret key required
     personal_sources = [catalog[RAW_TX].source, catalog[RAW_HISTORY].source]
@@ -139,10 +132,10 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     # every reading of the sessions open in the half-hour: back to their start, and forward to the
     # readings already delivered after it (a re-run settles energy awaiting a later reading)
     readings_window = dg.TimeWindowPartitionMapping(
-        start_offset=-int(readings.get("lookback_days", 7)) * 48, end_offset=int(readings.get("lookahead_days", 7)) * 48,
+        start_offset=-readings.lookback_days * 48, end_offset=readings.lookahead_days * 48,
         allow_nonexistent_upstream_partitions=True)
     # OCPP notifies status changes only: the state of a quiet charge point comes from before
-    status_window = dg.TimeWindowPartitionMapping(start_offset=-int(readings.get("status_lookback_days", 7)) * 48,
+    status_window = dg.TimeWindowPartitionMapping(start_offset=-readings.status_lookback_days * 48,
                                                   allow_nonexistent_upstream_partitions=True)
 
     # -- sessions ---------------------------------------------------------------------------

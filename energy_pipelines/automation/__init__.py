@@ -8,6 +8,7 @@ from datetime import timedelta, timezone
 import dagster as dg
 
 from energy_pipelines.partitions import half_hour_key
+from energy_pipelines.settings import Settings
 
 HALFHOURLY_JOB = "halfhourly_job"
 # RTE publishes its real-time regional figures with some delay: ask for the half-hour that
@@ -59,6 +60,6 @@ def schedules(assets: Sequence[dg.AssetsDefinition]) -> list:
     return [rte_eco2mix_halfhourly]
 
 
-def sensors(assets: Sequence[dg.AssetsDefinition]) -> list:
+def sensors(assets: Sequence[dg.AssetsDefinition], settings: Settings) -> list:
     from energy_pipelines.automation.landing_sensor import landing_sensors  # UC2: landing zone -> half-hourly runs
-    return [*landing_sensors(assets), publication_sensor]
+    return [*landing_sensors(assets, settings), publication_sensor]

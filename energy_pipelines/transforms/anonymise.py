@@ -153,10 +153,6 @@ class QualiChargeRules:
     zero_duration_max_kwh: float = 1.0
     max_sessions_per_day: int = 60
 
-    @classmethod
-    def from_config(cls, config: Mapping | None) -> QualiChargeRules:
-        return cls(**{k: v for k, v in (config or {}).items() if k in cls.__dataclass_fields__})
-
 
 def _overlaps(sessions: pd.DataFrame) -> pd.Series:
     """True for a session that starts before the end of the last kept session of its charge point."""

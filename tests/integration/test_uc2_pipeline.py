@@ -3,7 +3,6 @@ daily usage, the open monthly usage and the forecast archive; anonymisation and 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import dagster as dg

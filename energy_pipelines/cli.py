@@ -49,8 +49,13 @@ def dagster_home(settings: Settings) -> Path:
 def _instance(settings):
     import dagster as dg
 
+    from energy_pipelines.orphan_runs import fail_orphaned_runs
+
     dagster_home(settings)
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id in fail_orphaned_runs(instance):
+        print(f"note: run {run_id} was left STARTED by a process that is gone: marked failed")
+    return instance
 
 
 def _extend_start(settings: Settings, start: datetime) -> Settings:
@@ -105,14 +110,16 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
     if len(partitions) != 1:
         raise SystemExit("error: the selection mixes partitionings; select assets of one partitioning per run")
     (pdef,) = partitions
-    tags = {}
+    from energy_pipelines.orphan_runs import owner_tags
+
+    tags = owner_tags()
     if pdef is not None:
         window_keys = partition_keys_within(pdef, start, end)
         if not window_keys:
             raise SystemExit(f"error: no partition of {sorted(k.to_user_string() for k in keys)} in "
                              f"[{start.isoformat()}, {end.isoformat()})")
-        tags = {"dagster/asset_partition_range_start": window_keys[0],
-                "dagster/asset_partition_range_end": window_keys[-1]}
+        tags.update({"dagster/asset_partition_range_start": window_keys[0],
+                     "dagster/asset_partition_range_end": window_keys[-1]})
         if not quiet:
             print(f"materialising {len(keys)} asset(s) over {len(window_keys)} partition(s) "
                   f"{window_keys[0]} .. {window_keys[-1]} as one run")

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from energy_pipelines.clock import PARIS_NAME
 from energy_pipelines.reporting import charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
@@ -253,7 +254,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
 
     # -- usage ---------------------------------------------------------------------------------
 
-    daily_auto = dg.AutomationCondition.on_cron(DAILY_CRON, "Europe/Paris")
+    daily_auto = dg.AutomationCondition.on_cron(DAILY_CRON, PARIS_NAME)
 
     @dg.asset(**asset_kwargs(catalog[USAGE_DAILY], settings, catalog), automation_condition=daily_auto,
               ins={"signal": dg.AssetIn(SIGNAL), "sessions": dg.AssetIn(SESSIONS)})
@@ -282,7 +283,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         return TableWithRejects(data=data, metadata=figures)
 
     @dg.asset(**asset_kwargs(catalog[OPEN_USAGE], settings, catalog),
-              automation_condition=dg.AutomationCondition.on_cron(MONTHLY_CRON, "Europe/Paris"),
+              automation_condition=dg.AutomationCondition.on_cron(MONTHLY_CRON, PARIS_NAME),
               ins={"daily": dg.AssetIn(USAGE_DAILY), "sessions": dg.AssetIn(SESSIONS),
                    "typology": dg.AssetIn(RAW_TYPOLOGY)})
     def out_uc2__charging_usage(context: dg.AssetExecutionContext, platform: Platform, daily: pd.DataFrame,
@@ -326,7 +327,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     # -- history and forecast -----------------------------------------------------------------
 
     @dg.asset(**asset_kwargs(catalog[SEASONAL], settings, catalog), deps=[SIGNAL],
-              automation_condition=dg.AutomationCondition.on_cron(WEEKLY_CRON, "Europe/Paris"),
+              automation_condition=dg.AutomationCondition.on_cron(WEEKLY_CRON, PARIS_NAME),
               ins={"enedis_history": dg.AssetIn(RAW_ENEDIS_HISTORY)})
     def hybrid__green_signal_seasonal_history(context: dg.AssetExecutionContext, platform: Platform,
                                               enedis_history: pd.DataFrame) -> TableWithRejects:

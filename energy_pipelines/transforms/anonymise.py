@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.transforms.common import REJECT_COLUMNS
 
 KEY_ENV = "ENERGY_PIPELINES_PSEUDONYMISATION_KEY"
@@ -203,7 +204,7 @@ def qualicharge_check(sessions: pd.DataFrame, power_kw: Mapping[str, float],
         fail(overlap.reindex(s.index, fill_value=False), "overlaps an earlier session on the same charge point")
     ok = reason == ""
     if ok.any():
-        day = s.loc[ok, "start_utc"].dt.tz_convert("Europe/Paris").dt.date
+        day = s.loc[ok, "start_utc"].dt.tz_convert(PARIS).dt.date
         rank = s[ok].assign(_day=day).groupby(["id_pdc_itinerance", "_day"])["start_utc"].rank(method="first")
         fail((rank > rules.max_sessions_per_day).reindex(s.index, fill_value=False),
              f"more than {rules.max_sessions_per_day} sessions on the charge point that day")

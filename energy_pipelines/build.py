@@ -41,21 +41,23 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
     settings = settings or load_settings()
     catalog = default_catalog(str(catalog_dir))
     data, lineage = build_data_assets(catalog, settings)
-    ref = publication.DefinitionsRef()
-    assets = [*data, *publication.build_publication_assets(catalog, lineage, ref)]
+    data_checks = checks.build_checks(data, catalog, settings)
     resources = {
         "platform": Platform.from_settings(settings),
         "portal": Portal.from_settings(settings),
         "parquet_io": ParquetIOManager(home=str(settings.home), catalog_dir=str(catalog_dir)),
         **(resource_overrides or {}),
     }
+    # the publication's quality gate reads the data assets with their checks: that graph is complete
+    # before any publication asset exists, so it is handed to them (nothing filled in afterwards)
+    data_defs = dg.Definitions(assets=data, asset_checks=data_checks, resources=resources)
+    assets = [*data, *publication.build_publication_assets(catalog, lineage, data_defs)]
     pipeline = dg.Definitions(
         assets=assets,
-        asset_checks=checks.build_checks(data, catalog, settings),
+        asset_checks=data_checks,
         jobs=automation.jobs(assets),
         schedules=automation.schedules(assets),
         sensors=automation.sensors(assets, settings),
         resources=resources,
     )
-    ref.defs = dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))
-    return ref.defs
+    return dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))

@@ -49,23 +49,9 @@ WHEN_PRODUCT_CHANGES = (
 ).with_label("when the product changes")
 
 
-class DefinitionsRef:
-    """The Definitions the publication assets belong to, set once build_defs() has made them.
-
-    The quality gate needs the whole asset graph (checks of every upstream asset); a step
-    context only carries it when run from a code location, not under `materialize()`.
-    """
-
-    defs: dg.Definitions | None = None
-
-    def graph(self):
-        if self.defs is None:
-            raise RuntimeError("publication assets used outside build_defs(): no asset graph to gate on")
-        return self.defs.resolve_asset_graph()
-
-
 def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
-                            ref: DefinitionsRef) -> dg.AssetsDefinition:
+                            data_defs: dg.Definitions) -> dg.AssetsDefinition:
+    """`data_defs`: the data assets with their checks, which the quality gate reads."""
     decision = decide(eff, catalog)
 
     @dg.asset(
@@ -93,7 +79,7 @@ def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
         files = export_product(spec, platform.store, staging, parquet_metadata(eff, catalog))
         manifest_path = staging / MANIFEST
         previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-        graph = ref.graph()
+        graph = data_defs.resolve_asset_graph()
         held_back = {}
         for f in files:
             if previous.get(f.resource.name) == f.sha256:
@@ -136,6 +122,6 @@ def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
 
 
 def build_publication_assets(catalog: Catalog, lineage: dict[str, Effective],
-                             ref: DefinitionsRef) -> list[dg.AssetsDefinition]:
-    return [build_publication_asset(catalog[d], lineage[d], catalog, ref)
+                             data_defs: dg.Definitions) -> list[dg.AssetsDefinition]:
+    return [build_publication_asset(catalog[d], lineage[d], catalog, data_defs)
             for d in sorted(lineage) if catalog[d].publish]

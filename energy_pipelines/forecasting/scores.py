@@ -77,7 +77,7 @@ def coverage(y, lower, upper) -> float:
 
 def lagged(series: pd.Series, lag: pd.Timedelta) -> pd.Series:
     """The value `lag` before each instant of the series' own index (NaN where absent)."""
-    shifted = pd.Series(series.to_numpy(), index=series.index + lag)
+    shifted = pd.Series(series.to_numpy(), index=series.index + lag, name=series.name)
     shifted = shifted[~shifted.index.duplicated(keep="last")]
     return shifted.reindex(series.index)
 

@@ -51,17 +51,9 @@ def _inverse(y: np.ndarray, kind: str | None) -> np.ndarray:
     return np.expm1(y) if kind == "log1p" else y
 
 
-def seasonal_naive(series: pd.Series, season: pd.Timedelta) -> pd.Series:
-    """The value one season earlier, aligned on the series' own (UTC) index."""
-    shifted = series.copy()
-    shifted.index = shifted.index + season
-    return shifted.reindex(series.index)
-
-
-def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = ~(np.isnan(a) | np.isnan(b))
-    return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2))) if ok.any() else float("nan")
+# one definition of the scores for the whole platform (forecasting.scores)
+seasonal_naive = scores.lagged
+rmse = scores.rmse
 
 
 def skill_score(y: np.ndarray, yhat: np.ndarray, yref: np.ndarray) -> dict:
@@ -69,8 +61,7 @@ def skill_score(y: np.ndarray, yhat: np.ndarray, yref: np.ndarray) -> dict:
     y, yhat, yref = (np.asarray(v, float) for v in (y, yhat, yref))
     ok = ~(np.isnan(y) | np.isnan(yhat) | np.isnan(yref))
     r_model, r_ref = rmse(y[ok], yhat[ok]), rmse(y[ok], yref[ok])
-    skill = 1 - r_model / r_ref if ok.any() and r_ref > 0 else float("nan")
-    return {"n": int(ok.sum()), "rmse_model": r_model, "rmse_reference": r_ref, "skill": skill}
+    return {"n": int(ok.sum()), "rmse_model": r_model, "rmse_reference": r_ref, "skill": scores.skill(r_model, r_ref)}
 
 
 def prob_exceed(yhat: np.ndarray, sigma: np.ndarray, threshold: float) -> np.ndarray:

@@ -102,8 +102,8 @@ def feature_frame(series: pd.Series, context: DailyContext, origins: pd.Datetime
         "seasonal_naive": at(pos - STEPS_PER_WEEK * lead_weeks[None, :]).ravel(),
         "last_value": np.repeat(last, horizon_steps),
         "last_day_change": np.repeat(last - same_yesterday, horizon_steps),
-        "last_day_mean": np.repeat(np.nanmean(at(pos0[:, None] - 1 - np.arange(STEPS_PER_DAY)[None, :]), axis=1),
-                                   horizon_steps),
+        "last_day_mean": np.repeat(pd.DataFrame(at(pos0[:, None] - 1 - np.arange(STEPS_PER_DAY)[None, :]))
+                                   .mean(axis=1).to_numpy(), horizon_steps),  # NaN, silently, before any value
     })
     target_idx = pd.DatetimeIndex(frame["target"])
     local = target_idx.tz_convert(PARIS_NAME)

@@ -115,8 +115,11 @@ class ProphetModel:
         regressors = self._regressors(frame)
         ok = regressors[self.REGRESSORS].notna().all(axis=1).to_numpy()
         yhat = np.full(len(frame), np.nan)
-        if ok.any():
-            yhat[ok] = self.model.predict(regressors[ok])["yhat"].to_numpy()
+        # prophet returns its rows sorted by ds: predict one origin (ascending targets) at a time
+        for rows in frame.groupby("origin", sort=False).indices.values():
+            rows = rows[ok[rows]]
+            if len(rows):
+                yhat[rows] = self.model.predict(regressors.iloc[rows])["yhat"].to_numpy()
         frame["yhat"] = yhat
         return frame
 

@@ -71,3 +71,18 @@ def test_forecaster_intervals_are_calibrated_on_the_history_only():
     hits = ((out["y"] >= out["lower"]) & (out["y"] <= out["upper"])).mean()
     assert hits > 0.5  # a synthetic series the model can learn: most points inside the 80 % band
     assert conformal_quantile(np.array([np.nan]), 0.8) != conformal_quantile(np.array([np.nan]), 0.8)  # NaN
+
+
+def test_prophet_forecasts_of_overlapping_origins_stay_with_their_own_targets():
+    """Prophet sorts its output by ds: forecasts of overlapping issues must not be shuffled."""
+    from energy_pipelines.forecasting.models import ProphetModel
+
+    series, context = _inputs()
+    history = series[series.index < "2019-02-15"]
+    first = pd.Timestamp("2019-02-15 10:00", tz="UTC")
+    model = ProphetModel(history_days=40).fit(history, context, pd.DatetimeIndex([first - pd.Timedelta(days=3)]), 96)
+    both = model.predict(series, context, pd.DatetimeIndex([first, first + pd.Timedelta(days=1)]), 96)
+    alone = model.predict(series, context, pd.DatetimeIndex([first + pd.Timedelta(days=1)]), 96)
+    second = both[both["origin"] == first + pd.Timedelta(days=1)]
+    assert np.allclose(second["yhat"].to_numpy(), alone["yhat"].to_numpy())
+    assert abs(np.corrcoef(second["yhat"], second["y"])[0, 1]) > 0.5  # and the forecast follows the truth

@@ -50,7 +50,7 @@ def run_backtest(frame: pd.DataFrame, column: str, context: DailyContext, start:
             forecaster = Forecaster(model_name=name, origin_hour_utc=origin_hour_utc, level=level,
                                     history_days=history_days).fit(series, context, until=block_start)
             log(f"{name}: fitted on the {history_days} days before {block_start:%Y-%m-%d}, "
-                f"{len(at)} origins; conformal half-widths {({k: round(v) for k, v in forecaster.quantiles.items()})}")
+                f"{len(at)} origins; conformal half-widths {({k: round(v) for k, v in forecaster.quantiles['observed'].items()})}")
             for mode in temperature_modes:
                 out = forecaster.predict(series, context, at, temperature=mode, climatology_until=block_start)
                 parts.append(out.assign(model=name, temperature=mode))

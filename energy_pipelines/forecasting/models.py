@@ -11,7 +11,9 @@ Intervals (`Forecaster`): split conformal prediction. The model is fitted on the
 last `calibration_days`, forecasts every `calibration_every` day of that window, and the absolute
 errors of those out-of-sample forecasts give, per horizon band, the quantile
 ceil((n + 1) * level) / n: yhat ± that quantile covers `level` of new observations when errors are
-exchangeable. The model is then refitted on the whole history.
+exchangeable. The model is then refitted on the whole history. The half-widths are computed for each
+temperature input (observed as a perfect forecast, climatology): a forecast made without a weather
+forecast errs more and gets wider intervals.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from energy_pipelines.forecasting.features import FEATURES, STEPS_PER_DAY, DailyContext, feature_frame
+from energy_pipelines.forecasting.features import FEATURES, STEPS_PER_DAY, TEMPERATURE_MODES, DailyContext, feature_frame
 from energy_pipelines.forecasting.scores import BANDS, horizon_band
 
 for _name in ("prophet", "cmdstanpy"):
@@ -169,10 +171,14 @@ class Forecaster:
             history[history.index < split], context,
             daily_origins(first_origin, split - horizon, self.origin_hour_utc, self.train_every), self.horizon_steps)
         calib_origins = daily_origins(split, until - horizon, self.origin_hour_utc, self.calibration_every)
-        calib = calib_model.predict(history, context, calib_origins, self.horizon_steps)
-        bands = horizon_band(calib["lead_steps"].to_numpy() / 2)
-        errors = np.abs(calib["y"] - calib["yhat"]).to_numpy()
-        self.quantiles = {name: conformal_quantile(errors[bands == name], self.level) for name, _, _ in BANDS}
+        # one set of half-widths per temperature input: errors made without a weather forecast are larger
+        self.quantiles = {}
+        for mode in TEMPERATURE_MODES:
+            calib = calib_model.predict(history, context, calib_origins, self.horizon_steps, temperature=mode,
+                                        climatology_until=split)
+            bands = horizon_band(calib["lead_steps"].to_numpy() / 2)
+            errors = np.abs(calib["y"] - calib["yhat"]).to_numpy()
+            self.quantiles[mode] = {name: conformal_quantile(errors[bands == name], self.level) for name, _, _ in BANDS}
         self.model = make_model(self.model_name).fit(
             history, context, daily_origins(first_origin, until - horizon, self.origin_hour_utc, self.train_every),
             self.horizon_steps)
@@ -183,6 +189,7 @@ class Forecaster:
         """Forecast frame with yhat, lower and upper; only values before each origin are used."""
         frame = self.model.predict(series, context, origins, self.horizon_steps, temperature=temperature,
                                    climatology_until=climatology_until)
-        half_width = pd.Series(horizon_band(frame["lead_steps"].to_numpy() / 2)).map(self.quantiles).to_numpy(float)
+        half_width = pd.Series(horizon_band(frame["lead_steps"].to_numpy() / 2)).map(
+            self.quantiles[temperature]).to_numpy(float)
         frame["lower"], frame["upper"] = frame["yhat"] - half_width, frame["yhat"] + half_width
         return frame

@@ -64,8 +64,10 @@ def test_forecaster_intervals_are_calibrated_on_the_history_only():
     series, context = _inputs()
     until = pd.Timestamp("2019-03-01", tz="UTC")
     forecaster = Forecaster(horizon_steps=96, calibration_days=21, history_days=59).fit(series, context, until)
-    assert set(forecaster.quantiles) == {"0-24h", "24-48h", "d3-7"}
-    assert np.isfinite(forecaster.quantiles["0-24h"]) and np.isnan(forecaster.quantiles["d3-7"])
+    observed = forecaster.quantiles["observed"]
+    assert set(observed) == {"0-24h", "24-48h", "d3-7"}
+    assert np.isfinite(observed["0-24h"]) and np.isnan(observed["d3-7"])  # no 3-7 day lead in a 2-day horizon
+    assert forecaster.quantiles["climatology"]["24-48h"] > observed["24-48h"]  # no weather forecast: wider
     out = forecaster.predict(series, context, pd.DatetimeIndex([until + pd.Timedelta(hours=10)]))
     assert (out["upper"] - out["lower"]).gt(0).all()
     hits = ((out["y"] >= out["lower"]) & (out["y"] <= out["upper"])).mean()

@@ -462,6 +462,7 @@ def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame,
         "mean_backtest_prophet_only_skill": _mean(node_metrics, "backtest_prophet_only_skill"),
         "mean_backtest_brier_skill": _mean(node_metrics, "backtest_brier_skill"),
         "reference": "seasonal naive: same half-hour 7 days before; skill = 1 - RMSE/RMSE_ref (log1p scale)",
+        "brier_reference": "climatology: base rate of green at the same half-hour over the training window",
         "per_node": node_metrics,
     }
     return data, metrics

@@ -288,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
     p.set_defaults(func=_cmd_ui)
+    from energy_pipelines.ops import add_parsers as add_ops_parsers  # serve, ... (energy_pipelines/ops)
+    add_ops_parsers(sub)
     args = parser.parse_args(argv)
     from energy_pipelines.catalog import CatalogError
 

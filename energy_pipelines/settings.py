@@ -72,11 +72,19 @@ class Settings(BaseSettings):
     datasud_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
         "DATASUD_API_KEY", "ENERGY_PIPELINES_DATASUD_API_KEY"))
     pseudonymisation_key: SecretStr | None = None
-    alert_webhook: str | None = None
+    alert_webhook: SecretStr | None = Field(default=None, description="URL alerts are POSTed to (may hold a token)")
     max_landing_file_mb: float = Field(default=256.0, gt=0, description="larger landing files are refused")
     uc2_sensor_interval_s: int = Field(default=30, ge=5)
     uc2_sensor: Literal["running", "stopped"] = "stopped"
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
+    # The production instance (deploy/dagster.yaml) reads DAGSTER_PG_* itself; `serve` fills the
+    # defaults in for its children and creates the database when missing.
+    dagster_pg_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("DAGSTER_PG_HOST"))
+    dagster_pg_port: int = Field(default=5432, gt=0, lt=65536, validation_alias=AliasChoices("DAGSTER_PG_PORT"))
+    dagster_pg_user: str = Field(default="postgres", validation_alias=AliasChoices("DAGSTER_PG_USER"))
+    dagster_pg_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("DAGSTER_PG_PASSWORD"))
+    dagster_pg_db: str = Field(default="energy_pipelines_dagster", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+                               validation_alias=AliasChoices("DAGSTER_PG_DB"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -170,8 +178,10 @@ def _explain(exc: ValidationError) -> SettingsError:
             continue
         variable = {"datasud_url": "DATASUD_URL", "datasud_api_key": "DATASUD_API_KEY",
                     "dagster_home": "DAGSTER_HOME"}.get(field, "ENERGY_PIPELINES_" + field.upper().replace(".", "__"))
+        if field.startswith("dagster_pg_"):
+            variable = field.upper()
         value = err.get("input")
-        shown = "" if "key" in field or isinstance(value, dict) else f"={value!r}"
+        shown = "" if "key" in field or "password" in field or "webhook" in field or isinstance(value, dict) else f"={value!r}"
         lines.append(f"{variable}{shown}: {err['msg'].removeprefix('Value error, ')}")
     return SettingsError("; ".join(lines))
 

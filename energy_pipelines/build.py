@@ -17,6 +17,7 @@ from energy_pipelines.catalog import Catalog, default_catalog
 from energy_pipelines.governance.dagster_specs import apply_governance, graph_deps
 from energy_pipelines.portal.dagster import portal_definitions
 from energy_pipelines.governance.lineage import Effective
+from energy_pipelines.ops.alerts import alert_sensors
 from energy_pipelines.resources import Platform, Portal
 from energy_pipelines.settings import CATALOG_DIR, Settings, load_settings
 from energy_pipelines.storage.io_manager import ParquetIOManager
@@ -54,7 +55,7 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
         asset_checks=checks.build_checks(data, catalog, settings),
         jobs=automation.jobs(assets),
         schedules=automation.schedules(assets),
-        sensors=automation.sensors(assets),
+        sensors=[*automation.sensors(assets), *alert_sensors(catalog, settings)],
         resources=resources,
     )
     ref.defs = dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))

@@ -18,6 +18,7 @@ from energy_pipelines.governance.dagster_specs import apply_governance, graph_de
 from energy_pipelines.portal.dagster import portal_definitions
 from energy_pipelines.governance.lineage import Effective
 from energy_pipelines.ops.alerts import alert_sensors
+from energy_pipelines.ops.celery import scale_out
 from energy_pipelines.resources import Platform, Portal
 from energy_pipelines.settings import CATALOG_DIR, Settings, load_settings
 from energy_pipelines.storage.io_manager import ParquetIOManager
@@ -50,10 +51,12 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
         "parquet_io": ParquetIOManager(home=str(settings.home), catalog_dir=str(catalog_dir)),
         **(resource_overrides or {}),
     }
+    executor, jobs = scale_out(settings, automation.jobs(assets))  # Celery when ENERGY_PIPELINES_EXECUTOR=celery
     pipeline = dg.Definitions(
         assets=assets,
         asset_checks=checks.build_checks(data, catalog, settings),
-        jobs=automation.jobs(assets),
+        jobs=jobs,
+        executor=executor,
         schedules=automation.schedules(assets),
         sensors=[*automation.sensors(assets), *alert_sensors(catalog, settings)],
         resources=resources,

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
     # The production instance (deploy/dagster.yaml) reads DAGSTER_PG_* itself; `serve` fills the
     # defaults in for its children and creates the database when missing.
+    executor: Literal["default", "celery"] = Field(
+        default="default", description="celery: run steps on Celery workers (deploy/celery.yaml, two queues)")
     dagster_pg_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("DAGSTER_PG_HOST"))
     dagster_pg_port: int = Field(default=5432, gt=0, lt=65536, validation_alias=AliasChoices("DAGSTER_PG_PORT"))
     dagster_pg_user: str = Field(default="postgres", validation_alias=AliasChoices("DAGSTER_PG_USER"))

@@ -9,18 +9,16 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
 from energy_pipelines.settings import PROJECT_ROOT
-from tests.conftest import require_service
+from tests.integration.pg_helpers import connect, pg_env, throwaway_database
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 BIN = Path(sys.executable).parent
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 RTE = ["raw_rte__eco2mix_regional", "core_rte__eco2mix_regional"]
 # the second 02:00 of the autumn change: the key carries its offset through GraphQL and the run queue
 PARTITION = "2025-10-26-02:00+0100"
@@ -32,25 +30,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _connect(dbname: str):
-    import psycopg2
-
-    return psycopg2.connect(dbname=dbname, connect_timeout=3, **PG)
-
-
 @pytest.fixture
 def fresh_database():
     """A database name nobody uses; `serve` must create it. Dropped afterwards."""
-    try:
-        admin = _connect("test")
-    except Exception as exc:  # noqa: BLE001  (any connection failure means: no service)
-        require_service(False, f"PostgreSQL not reachable on 127.0.0.1:5432 ({exc})")
-    admin.autocommit = True
-    db = f"ep_serve_{uuid.uuid4().hex[:10]}"
-    yield db
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    admin.close()
+    with throwaway_database("ep_serve", create=False) as db:
+        yield db
 
 
 def _proc_table() -> dict[int, tuple[int, str]]:
@@ -138,8 +122,7 @@ def test_serve_runs_a_partition_on_postgres_and_stops_cleanly(tmp_path, fresh_da
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGY_PIPELINES_", "DAGSTER_"))}
     env.update({"ENERGY_PIPELINES_HOME": str(home), "ENERGY_PIPELINES_MODE": "sample",
                 "ENERGY_PIPELINES_OFFLINE": "true", "ENERGY_PIPELINES_PARTITIONS_START": "2025-10-01",
-                "DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]),
-                "DAGSTER_PG_USER": PG["user"], "DAGSTER_PG_DB": fresh_database})
+                **pg_env(fresh_database)})
     log = tmp_path / "serve.out"
     with log.open("wb") as out:
         server = subprocess.Popen([str(BIN / "energy-pipelines"), "serve", "--port", str(port),
@@ -157,7 +140,7 @@ def test_serve_runs_a_partition_on_postgres_and_stops_cleanly(tmp_path, fresh_da
                                              run_config={"execution": {"config": {"in_process": {}}}})
         assert _wait_for_run(client, run_id) == "SUCCESS"
 
-        with _connect(fresh_database) as con, con.cursor() as cur:
+        with connect(fresh_database) as con, con.cursor() as cur:
             cur.execute("select status from runs where run_id = %s", [run_id])
             assert cur.fetchone()[0] == "SUCCESS"
             # queued by the instance's QueuedRunCoordinator, dequeued by the daemon

@@ -23,6 +23,11 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## The production stack on this machine (PostgreSQL instance, code server, daemon, UI) until Ctrl-C.
+.PHONY: serve
+serve: venv
+	$(BIN)/energy-pipelines serve
+
 ## Open the Dagster UI on the data root's Dagster home.
 ui: venv
 	$(BIN)/energy-pipelines ui

@@ -17,6 +17,8 @@ from energy_pipelines.catalog import Catalog, default_catalog
 from energy_pipelines.governance.dagster_specs import apply_governance, graph_deps
 from energy_pipelines.portal.dagster import portal_definitions
 from energy_pipelines.governance.lineage import Effective
+from energy_pipelines.ops.alerts import alert_sensors
+from energy_pipelines.ops.celery import scale_out
 from energy_pipelines.resources import Platform, Portal
 from energy_pipelines.settings import CATALOG_DIR, Settings, load_settings
 from energy_pipelines.storage.io_manager import ParquetIOManager
@@ -52,12 +54,14 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
     # before any publication asset exists, so it is handed to them (nothing filled in afterwards)
     data_defs = dg.Definitions(assets=data, asset_checks=data_checks, resources=resources)
     assets = [*data, *publication.build_publication_assets(catalog, lineage, data_defs)]
+    executor, jobs = scale_out(settings, automation.jobs(assets))  # Celery when ENERGY_PIPELINES_EXECUTOR=celery
     pipeline = dg.Definitions(
         assets=assets,
         asset_checks=data_checks,
-        jobs=automation.jobs(assets),
+        jobs=jobs,
+        executor=executor,
         schedules=automation.schedules(assets),
-        sensors=automation.sensors(assets, settings),
+        sensors=[*automation.sensors(assets, settings), *alert_sensors(catalog, settings)],
         resources=resources,
     )
     return dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))

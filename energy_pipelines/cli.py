@@ -296,10 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
     p.set_defaults(func=_cmd_ui)
     from energy_pipelines.forecasting.cli import add_parser as add_backtest_parser
+    from energy_pipelines.ops import add_parsers as add_ops_parsers  # serve, ... (energy_pipelines/ops)
     from energy_pipelines.portal.cli import add_parser as add_access_parser
 
     add_access_parser(sub)
     add_backtest_parser(sub)
+    add_ops_parsers(sub)
     args = parser.parse_args(argv)
     from energy_pipelines.catalog import CatalogError
 

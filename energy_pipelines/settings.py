@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     datasud_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
         "DATASUD_API_KEY", "ENERGY_PIPELINES_DATASUD_API_KEY"))
     pseudonymisation_key: SecretStr | None = None
-    alert_webhook: str | None = None
+    alert_webhook: SecretStr | None = Field(default=None, description="URL alerts are POSTed to (may hold a token)")
     max_landing_file_mb: float = Field(default=256.0, gt=0, description="larger landing files are refused")
     uc2_sensor_interval_s: int = Field(default=30, ge=5)
     uc2_sensor: Literal["running", "stopped"] = "stopped"
@@ -83,6 +83,16 @@ class Settings(BaseSettings):
         "DAGSTER_EVENT_BATCH_SIZE", "ENERGY_PIPELINES_DAGSTER_EVENT_BATCH_SIZE"))
     dagster_plan_partition_subsets: bool = Field(default=True, validation_alias=AliasChoices(
         "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "ENERGY_PIPELINES_DAGSTER_PLAN_PARTITION_SUBSETS"))
+    # The production instance (deploy/dagster.yaml) reads DAGSTER_PG_* itself; `serve` fills the
+    # defaults in for its children and creates the database when missing.
+    executor: Literal["default", "celery"] = Field(
+        default="default", description="celery: run steps on Celery workers (deploy/celery.yaml, two queues)")
+    dagster_pg_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("DAGSTER_PG_HOST"))
+    dagster_pg_port: int = Field(default=5432, gt=0, lt=65536, validation_alias=AliasChoices("DAGSTER_PG_PORT"))
+    dagster_pg_user: str = Field(default="postgres", validation_alias=AliasChoices("DAGSTER_PG_USER"))
+    dagster_pg_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("DAGSTER_PG_PASSWORD"))
+    dagster_pg_db: str = Field(default="energy_pipelines_dagster", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+                               validation_alias=AliasChoices("DAGSTER_PG_DB"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -177,10 +187,10 @@ def _explain(exc: ValidationError) -> SettingsError:
         variable = {"datasud_url": "DATASUD_URL", "datasud_api_key": "DATASUD_API_KEY",
                     "dagster_home": "DAGSTER_HOME", "dagster_event_batch_size": "DAGSTER_EVENT_BATCH_SIZE",
                     "dagster_plan_partition_subsets": "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"}.get(field, "ENERGY_PIPELINES_" + field.upper().replace(".", "__"))
-        if field.upper().startswith(("DAGSTER_", "DATASUD_")):  # read under the tool's own name
+        if field.upper().startswith(("DAGSTER_", "DATASUD_")) or field.startswith("dagster_pg_"):  # the tool's own name
             variable = field.upper()
         value = err.get("input")
-        shown = "" if "key" in field or isinstance(value, dict) else f"={value!r}"
+        shown = "" if "key" in field or "password" in field or "webhook" in field or isinstance(value, dict) else f"={value!r}"
         lines.append(f"{variable}{shown}: {err['msg'].removeprefix('Value error, ')}")
     return SettingsError("; ".join(lines))
 

@@ -376,8 +376,18 @@ def latest_time(platform: Platform, spec: DatasetSpec) -> pd.Timestamp | None:
     return pd.Timestamp(max(values)) if values else None
 
 
+def freshness_max_age(suite: Suite) -> timedelta:
+    """The dataset's freshness limit (its suite's `freshness.max_age_minutes`, default 60)."""
+    return timedelta(minutes=float(suite.option("freshness").get("max_age_minutes", 60)))
+
+
+def has_freshness(spec: DatasetSpec, suite: Suite) -> bool:
+    """Half-hourly datasets with a time column are watched for freshness unless their suite disables it."""
+    return spec.partitioning == "half_hourly" and spec.time_column is not None and suite.enabled("freshness")
+
+
 def build_freshness_check(asset_key: dg.AssetKey, spec: DatasetSpec, suite: Suite, clock: Clock) -> dg.AssetChecksDefinition:
-    max_age = timedelta(minutes=float(suite.option("freshness").get("max_age_minutes", 60)))
+    max_age = freshness_max_age(suite)
 
     @dg.asset_check(
         asset=asset_key, name=FRESHNESS, blocking=False,
@@ -419,7 +429,7 @@ def checks_for(asset_key: dg.AssetKey, spec: DatasetSpec, suite: Suite,
         half_hourly = spec.partitioning == "half_hourly" and spec.time_column is not None
         if half_hourly and spec.write_mode == "replace" and suite.enabled("completeness"):
             out.append(build_completeness_check(asset_key, spec, suite, partitions_def))
-        if half_hourly and suite.enabled("freshness"):
+        if has_freshness(spec, suite):
             out.append(build_freshness_check(asset_key, spec, suite, clock))
     return out
 

@@ -38,7 +38,7 @@ RULE_FLUIDS = {"electricite": "electricity", "gaz": "gas"}
 RULE_SECTORS = {"residentiel": "residential"}
 # HiGHS's tolerances are absolute: the LP works in GWh so totals stay near 1e5, not 1e9 kWh
 LP_SCALE, LP_UNIT = 1e-3, "GWh"
-SECRECY_COLUMNS = ["secrecy_status", "secrecy_reason"]
+SECRECY_COLUMNS = ["masked", "secrecy_status", "secrecy_reason"]
 
 
 def _geo(level: pd.Series, code: pd.Series) -> pd.Series:
@@ -166,7 +166,9 @@ def _publish(frame: pd.DataFrame, communes: pd.DataFrame, params: Uc1Settings, *
         figures[f"secrecy_{year}"] = {k: report.summary.get(k) for k in (
             "cells", "relations", "primary_cells", "secondary_cells", "audit_repairs", "exposed_cells", "seconds")}
         figures[f"secrecy_{year}"]["audit_passed"] = bool(report.passed)
-    out = pd.concat(parts, ignore_index=True)[[*columns, *SECRECY_COLUMNS]]
+    out = pd.concat(parts, ignore_index=True)
+    out["masked"] = out["secrecy_status"].isin(["primary", "secondary"])
+    out = out[[*columns, *SECRECY_COLUMNS]]
     figures["cells_by_secrecy_status"] = out["secrecy_status"].value_counts().to_dict()
     return Derived(out.sort_values([c for c in columns[:9] if c in out]).reset_index(drop=True), figures=figures)
 

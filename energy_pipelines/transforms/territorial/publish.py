@@ -84,9 +84,9 @@ def _bounds(commune_rows: pd.DataFrame, membership: pd.DataFrame, dims: list[str
         value=("_v", lambda s: s.sum(min_count=len(s))), lb=("_lb", "sum"), ub=("_ub", "max")).reset_index()
 
 
-def protect_cigale(frame: pd.DataFrame, communes: pd.DataFrame, settings: Uc1Settings, *, value: str,
-                   largest: str, carrier: str, flow: str | None = None, secondary: bool = True):
-    """Mask the published levels of a CIGALE table; returns (published rows with masks, audit report)."""
+def _system(frame: pd.DataFrame, communes: pd.DataFrame, settings: Uc1Settings, *, value: str, largest: str,
+            carrier: str, flow: str | None) -> tuple[TableSystem, pd.DataFrame, list[str]]:
+    """The secrecy system of one year of a CIGALE table: (system, published-level rows with `geo`, dims)."""
     ref = _referential(communes, settings, None)
     dims = ["year", *(["measure"] if "measure" in frame else []), carrier, "sector"]
     commune_rows = frame[frame["level"] == "commune"]
@@ -107,46 +107,77 @@ def protect_cigale(frame: pd.DataFrame, communes: pd.DataFrame, settings: Uc1Set
     own_top = pd.to_numeric(pub[largest], errors="coerce").to_numpy(dtype=float)
     cells["n_contributors"] = np.where(np.isnan(own_n), cells["lb"], own_n)
     cells["largest_contributor"] = np.where(np.isnan(own_top), cells["ub"], own_top)
-    pieces = bounds[bounds["geo"].str.startswith(PIECE + ":")].rename(
-        columns={"lb": "n_contributors", "ub": "largest_contributor"})
     # a piece is never published, but the system treats it like a cell that is unless its rule masks it:
     # an attacker assumed to know more than he does only makes the masks wider
-    system_cells = pd.concat([cells.drop(columns=["lb", "ub"]), pieces], ignore_index=True)
-    system_cells["forced"] = np.concatenate([pub["open_data_secret"].to_numpy(dtype=bool) if "open_data_secret" in pub
-                                             else np.zeros(len(pub), bool), np.zeros(len(pieces), bool)])
+    pieces = bounds[bounds["geo"].str.startswith(PIECE + ":")].rename(
+        columns={"lb": "n_contributors", "ub": "largest_contributor"})
+    cells = pd.concat([cells.drop(columns=["lb", "ub"]), pieces], ignore_index=True)
+    forced = pub["open_data_secret"].to_numpy(dtype=bool) if "open_data_secret" in pub else np.zeros(len(pub), bool)
+    cells["forced"] = np.concatenate([forced, np.zeros(len(pieces), bool)])
     # values the LP cannot use (incomplete territories) are simply not published: unknown, not secret
-    system_cells = system_cells[system_cells["value"].notna()].reset_index(drop=True)
-    system_cells["value"] = system_cells["value"] * LP_SCALE
-    system_cells["largest_contributor"] = system_cells["largest_contributor"] * LP_SCALE
-    system_cells["fluid"] = system_cells[carrier].map(RULE_FLUIDS).fillna(system_cells[carrier])
-    system_cells["flow"] = flow or system_cells["measure"]
-    system_cells["rule_sector"] = system_cells["sector"].map(RULE_SECTORS).fillna(system_cells["sector"])
+    cells = cells[cells["value"].notna()].reset_index(drop=True)
+    cells["value"] = cells["value"] * LP_SCALE
+    cells["largest_contributor"] = cells["largest_contributor"] * LP_SCALE
+    cells["fluid"] = cells[carrier].map(RULE_FLUIDS).fillna(cells[carrier])
+    cells["flow"] = flow or cells["measure"]
     # forced cells (open-data secret) read as unknown contributors, which every rule masks
-    system_cells.loc[system_cells["forced"], "n_contributors"] = np.nan
+    cells.loc[cells["forced"], "n_contributors"] = np.nan
+    # the rules match on `sector` in their own words; the system's dimension keeps UC1's
+    cells = cells.rename(columns={"sector": "uc1_sector"})
+    cells["sector"] = cells["uc1_sector"].map(RULE_SECTORS).fillna(cells["uc1_sector"])
     to_epci, to_dep = _maps(ref)
     hierarchies = (MappingHierarchy("epci", "geo", to_epci), MappingHierarchy("departements", "geo", to_dep),
-                   MappingHierarchy("carriers", carrier, {c: "total" for c in system_cells[carrier].unique()
+                   MappingHierarchy("carriers", carrier, {c: "total" for c in cells[carrier].unique()
                                                           if c not in ("total", "total_enr")}),
-                   MappingHierarchy("sectors", "sector", {s: "total" for s in system_cells["sector"].unique()
-                                                          if s != "total"}))
-    rules_cells = system_cells.rename(columns={"sector": "uc1_sector", "rule_sector": "sector"})
-    system = TableSystem(rules_cells, dims=("geo", *[d if d != "sector" else "uc1_sector" for d in dims]),
-                         hierarchies=tuple(MappingHierarchy(h.name, "uc1_sector" if h.dimension == "sector"
-                                                            else h.dimension, h.parent) for h in hierarchies))
-    report = protect(system, load_rules(), unit=LP_UNIT, secondary=secondary)
+                   MappingHierarchy("sectors", "uc1_sector", {s: "total" for s in cells["uc1_sector"].unique()
+                                                              if s != "total"}))
+    system_dims = ("geo", *[d if d != "sector" else "uc1_sector" for d in dims])
+    return TableSystem(cells, dims=system_dims, hierarchies=hierarchies), pub, dims
+
+
+def _keys(frame: pd.DataFrame, dims: list[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[["geo", *dims]].astype(str))
+
+
+def protect_cigale(frame: pd.DataFrame, communes: pd.DataFrame, settings: Uc1Settings, *, value: str,
+                   largest: str, carrier: str, flow: str | None = None, secondary: bool = True):
+    """Mask the published levels of one year of a CIGALE table; returns (rows with masks, audit report).
+
+    `secondary=False` applies the primary rules only (what a test of the audit wants to break)."""
+    system, pub, dims = _system(frame, communes, settings, value=value, largest=largest, carrier=carrier, flow=flow)
+    report = protect(system, load_rules(), unit=LP_UNIT, secondary=secondary, scope="primary")
     out = system.cells.drop(columns="sector").rename(columns={"uc1_sector": "sector"})
     out = out[~out["geo"].str.startswith(PIECE + ":")]
-    masks = out.set_index(["geo", *dims])[["masked", "mask_kind", "mask_reason"]]
-    idx = pd.MultiIndex.from_frame(pub[["geo", *dims]])
-    found = masks.reindex(idx)
+    found = out.set_index(_keys(out, dims))[["masked", "mask_kind", "mask_reason"]].reindex(_keys(pub, dims))
     masked = found["masked"].fillna(False).to_numpy(dtype=bool)
+    published = pub.drop(columns="geo")
     published[value] = published[value].where(~masked)
     published["secrecy_status"] = np.where(masked, found["mask_kind"].to_numpy(dtype=object),
                                            np.where(published[value].isna(), "not_published", "published"))
     published["secrecy_reason"] = np.where(masked, found["mask_reason"].to_numpy(dtype=object), None)
-    # a masked cell's counts would help an attacker bound it
+    # a masked cell's largest contributor would help an attacker bound it
     published.loc[masked, [largest]] = np.nan
     return published, report
+
+
+def audit_published(published: pd.DataFrame, before: pd.DataFrame, communes: pd.DataFrame, settings: Uc1Settings,
+                    *, value: str, largest: str, carrier: str, flow: str | None = None):
+    """The LP audit of one year of a published CIGALE table, from what it publishes (a null value is unknown
+    to the attacker) and the table before secrecy (true values and protection levels of the hidden cells).
+
+    Independent of how the masks were chosen: a table published with too few masks fails here."""
+    system, pub, dims = _system(before, communes, settings, value=value, largest=largest, carrier=carrier, flow=flow)
+    from energy_pipelines.secrecy import apply_primary, audit
+
+    apply_primary(system, load_rules(), unit=LP_UNIT)  # which hidden cells need protection, and how much
+    cells = system.cells
+    shown = published[published["source"] == "cigale"].assign(geo=lambda f: _geo(f["level"], f["territory_code"]))
+    shown_values = pd.Series(pd.to_numeric(shown[value], errors="coerce").to_numpy(), index=_keys(shown, dims))
+    key = _keys(cells.drop(columns="sector").rename(columns={"uc1_sector": "sector"}), dims)
+    hidden = shown_values.reindex(key).isna().to_numpy()  # not published, or a piece
+    cells["mask_kind"] = np.where(hidden, np.where(cells["masked"], "primary", "secondary"), None).astype(object)
+    cells["masked"] = hidden
+    return audit(system, intervals="verdict", scope="primary")
 
 
 def _publish(frame: pd.DataFrame, communes: pd.DataFrame, params: Uc1Settings, *, value: str, largest: str,
@@ -183,5 +214,7 @@ def published_energy_balance(balance: pd.DataFrame, communes: pd.DataFrame, *, p
 def published_emissions(emissions: pd.DataFrame, communes: pd.DataFrame, *, params: Uc1Settings) -> Derived:
     from energy_pipelines.transforms.territorial.indicators import EMISSION_COLUMNS
 
+    # the gases' total only: the CH4 / N2O detail would triple the cells for little the pages use
+    emissions = emissions[emissions["gas"] == "total"]
     return _publish(emissions, communes, params, value="emissions_tco2e", largest="largest_contributor_tco2e",
                     carrier="gas", flow="emissions", columns=EMISSION_COLUMNS)

@@ -90,6 +90,7 @@ def test_the_audit_finds_the_exposure_when_secondary_suppression_is_off(sample):
     assert pb.audit_published(safe, production, rows["insee_cog"], SETTINGS, **ENERGY).passed
 
 
+@pytest.mark.slow
 def test_published_tables_say_what_they_hide_and_publish_no_commune(sample, published):
     _, balance, _ = sample
     energy = published[0].data
@@ -106,6 +107,7 @@ def test_published_tables_say_what_they_hide_and_publish_no_commune(sample, publ
                        ore_before["energy_mwh"].fillna(-1).sort_values().to_numpy())
 
 
+@pytest.mark.slow
 def test_dashboards_built_from_the_published_tables_draw_every_chart_they_announce(sample, published):
     rows, _, _ = sample
     energy, ghg = published[0].data, published[1].data

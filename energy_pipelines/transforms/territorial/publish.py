@@ -41,6 +41,10 @@ LP_SCALE, LP_UNIT = 1e-3, "GWh"
 SECRECY_COLUMNS = ["masked", "secrecy_status", "secrecy_reason"]
 
 
+class SecrecyExposure(RuntimeError):
+    """The audit finds a cell an attacker could narrow below its protection: nothing is published."""
+
+
 def _geo(level: pd.Series, code: pd.Series) -> pd.Series:
     return level.astype(str) + ":" + code.astype(str)
 
@@ -193,6 +197,9 @@ def _publish(frame: pd.DataFrame, communes: pd.DataFrame, params: Uc1Settings, *
     for year, rows in cigale.groupby("year"):
         masked, report = protect_cigale(rows, communes, params, value=value, largest=largest, carrier=carrier,
                                         flow=flow)
+        if not report.passed:  # fail closed: never publish a year the audit finds exposed
+            raise SecrecyExposure(f"{year}: the secrecy audit still finds {len(report.exposed)} exposed cell(s) "
+                                  f"after repairs, e.g. {report.exposed['label'].head(3).tolist()}")
         parts.append(masked)
         figures[f"secrecy_{year}"] = {k: report.summary.get(k) for k in (
             "cells", "relations", "primary_cells", "secondary_cells", "audit_repairs", "exposed_cells", "seconds")}

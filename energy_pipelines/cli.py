@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -155,15 +156,16 @@ def _print_run(result) -> None:
         print(f"  check failed: {asset} {check} ({severity}) on {n} partition(s)")
 
 
-def demo_batches(defs, start: datetime, end: datetime) -> list[tuple[list, object]]:
-    """Every asset in dependency order, cut into runs of one partitioning each.
+def demo_batches(defs, start: datetime, end: datetime, only: set[str] | None = None) -> list[tuple[list, object]]:
+    """Every asset (or those named in `only`) in dependency order, cut into runs of one partitioning each.
 
     Consecutive assets (in topological order) that share a partitions definition run together,
     so upstream reference data (stations, communes) exists before the half-hours that read it.
     """
 
     graph = defs.resolve_asset_graph()
-    order = [k for level in graph.toposorted_asset_keys_by_level for k in sorted(level, key=str)]
+    order = [k for level in graph.toposorted_asset_keys_by_level for k in sorted(level, key=str)
+             if only is None or k.to_user_string() in only]
     batches: list[tuple[list, object]] = []
     for key in order:
         pdef = graph.get(key).partitions_def
@@ -195,8 +197,86 @@ def _cmd_demo(args) -> int:
         result = materialize(keys, start, end, instance=instance, settings=settings)
         _print_run(result)
         ok &= result.success
+    for step in USE_CASE_STEPS:
+        ok &= _run_use_case_step(step, settings, instance)
+    _write_pages(settings)
     _print_outputs(settings)
     return 0 if ok else 1
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """Use-case assets whose partitions (years, months, chosen days) lie outside the demo's last days."""
+
+    label: str
+    datasets: tuple[str, ...]
+    windows: tuple[tuple[str, str], ...]  # Paris days [from, to)
+
+
+UC1_RAW = ("raw_ore__local_consumption", "raw_ore__aggregate_consumption", "raw_enedis__annual_production",
+           "raw_atmosud__cigale_inventory", "raw_insee__population")
+UC1_DERIVED = ("hybrid_uc1__energy_balance", "hybrid_uc1__ghg_emissions", "hybrid_uc1__territorial_indicators",
+               "hybrid_uc1__territorial_clusters", "out_uc1__energy_balance", "out_uc1__ghg_emissions",
+               "out_uc1__territorial_indicators", "out_uc1__territorial_clusters", "out_uc1__dashboards")
+UC4_MONTHLY = ("raw_suppliers__building_bills", "core_patrimoine__bill_lines", "core_patrimoine__monthly_consumption",
+               "core_patrimoine__anomalies")
+UC4_WHOLE = ("core_patrimoine__baselines", "core_patrimoine__building_indicators", "out_uc4__energy_by_commune",
+             "out_patrimoine__building_reports")
+UC5_STEPS = ("raw_acc__curves", "raw_acc__enedis_allocation", "core_acc__participant_curves", "core_acc__allocation",
+             "core_acc__enedis_reconciliation")
+UC5_MONTHS = ("out_acc__monthly_statements", "out_acc__operation_rates")
+UC5_YEAR = ("out_acc__key_comparison", "out_acc__dashboard")
+# UC1: two sample years; UC4: the estate's reference year (assets_config/uc4/params.yaml) and the year after;
+# UC5: both DST days of 2025 (46 and 50 half-hours), then their months and their year
+USE_CASE_STEPS = (
+    DemoStep("UC1 territorial dashboard: sample years 2023-2024", (*UC1_RAW, *UC1_DERIVED),
+             (("2023-01-01", "2025-01-01"),)),
+    DemoStep("UC4 lycées: temperature of two years", ("raw_rte__temperature_daily",), (("2023-01-01", "2025-01-01"),)),
+    DemoStep("UC4 lycées: bills of ~150 lycées over two years", UC4_MONTHLY, (("2023-01-01", "2025-01-01"),)),
+    DemoStep("UC4 lycées: baselines, indicators, reports", UC4_WHOLE, (("2023-01-01", "2025-01-01"),)),
+    DemoStep("UC5 collective self-consumption: both DST days", UC5_STEPS,
+             (("2025-03-30", "2025-03-31"), ("2025-10-26", "2025-10-27"))),
+    DemoStep("UC5 collective self-consumption: statements of those months", UC5_MONTHS,
+             (("2025-03-01", "2025-04-01"), ("2025-10-01", "2025-11-01"))),
+    DemoStep("UC5 collective self-consumption: key comparison, dashboard", UC5_YEAR, (("2025-01-01", "2026-01-01"),)),
+)
+
+
+def _run_use_case_step(step: DemoStep, settings: Settings, instance) -> bool:
+    from energy_pipelines.build import build_defs
+
+    print(f"\n{step.label}")
+    ok = True
+    for first, last in step.windows:
+        start, end = _paris_midnight(first), _paris_midnight(last)
+        run_settings = _extend_start(settings, start)
+        for keys, _ in demo_batches(build_defs(run_settings), start, end, only=set(step.datasets)):
+            result = materialize(keys, start, end, instance=instance, settings=run_settings, quiet=True)
+            _print_run(result)
+            ok &= result.success
+    return ok
+
+
+# datasets whose rows are HTML pages: written as files the demo's reader opens with no server
+PAGE_DATASETS = {"out_uc1__dashboards": "page", "out_patrimoine__building_reports": "building_id",
+                 "out_acc__dashboard": "period_local"}
+
+
+def _write_pages(settings: Settings) -> None:
+    from energy_pipelines.storage import ParquetStore
+    from energy_pipelines.storage.atomic import write_atomic
+
+    store = ParquetStore(settings.warehouse_dir)
+    for dataset, name_column in PAGE_DATASETS.items():
+        time_column = "period_start_utc" if dataset == "out_acc__dashboard" else None
+        try:
+            table = store.read(dataset, time_column=time_column).to_pandas()
+        except FileNotFoundError:
+            continue
+        for name, html in zip(table[name_column].astype(str), table["html"], strict=True):
+            relative = name if name.endswith(".html") else f"{name}.html"
+            write_atomic(settings.reports_dir / "pages" / dataset / relative,
+                         lambda path, text=html: path.write_text(text, encoding="utf-8"))
 
 
 def _print_outputs(settings) -> None:
@@ -208,6 +288,11 @@ def _print_outputs(settings) -> None:
     print(f"  landing   {settings.landing_dir}")
     print(f"  charts and Data Docs  {settings.reports_dir}")
     print(f"  portal mirror (published products, datapackage.json)  {settings.published_dir}")
+    pages = settings.reports_dir / "pages"
+    print("  pages (open in a browser, no server needed):")
+    print(f"    UC1 region and EPCI dashboards  {pages / 'out_uc1__dashboards' / 'index.html'}")
+    print(f"    UC4 one page per lycée          {pages / 'out_patrimoine__building_reports'}/<building_id>.html")
+    print(f"    UC5 operation dashboard         {pages / 'out_acc__dashboard' / '2025.html'}")
     print("\nDagster UI:  make ui   (or: DAGSTER_HOME=%s .venv/bin/dagster dev -w workspace.yaml)"
           % settings.local_dagster_home)
 

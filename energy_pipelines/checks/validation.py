@@ -155,10 +155,12 @@ def derive(frame: pd.DataFrame, derived: dict[str, dict[str, Any]]) -> tuple[pd.
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.register("data", frame)
+        # DuckDB may return rows of a window function (OVER ...) in another order: sort back by position
+        con.register("data", frame.assign(dq__row__=range(len(frame))))
         for name, spec in derived.items():
             try:
-                values = con.sql(f"SELECT ({spec['sql']}) AS v FROM data").to_arrow_table().column("v")
+                query = f"SELECT ({spec['sql']}) AS v FROM data ORDER BY dq__row__"
+                values = con.sql(query).to_arrow_table().column("v")
                 out[name] = values.to_pandas()
             except Exception as exc:  # a bad expression is a failed rule, not a crashed run
                 errors[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"

@@ -463,28 +463,37 @@ def _compare_chart(epcis: pd.DataFrame) -> str:
                    _table(table, {}, "MWh par habitant", 1), "aucun EPCI publiable")
 
 
-def write_dashboards(data: Published, out_dir: Path | str, *, region_code: str = "93",
-                     communes: pd.DataFrame | None = None, cluster_figures: dict | None = None,
-                     generated: datetime | None = None) -> list[Path]:
-    """index.html (the region) and epci/<siren>.html (one per EPCI of the latest year); returns the files.
+def dashboard_pages(data: Published, *, region_code: str = "93", communes: pd.DataFrame | None = None,
+                    cluster_figures: dict | None = None, generated: datetime | None = None) -> dict[str, str]:
+    """{relative path: HTML}: index.html (the region) and epci/<siren>.html (one per EPCI of the latest year).
 
     `communes`: the referential (raw_insee__communes), to show an EPCI's communes among the groups of
     communes when EPCIs are too few to be grouped themselves."""
-    out = Path(out_dir)
-    (out / "epci").mkdir(parents=True, exist_ok=True)
     year = data.latest_year()
     ind = data.indicators
     epcis = ind[(ind["level"] == "epci") & (ind["year"] == year)][["territory_code", "territory_name"]]
     members = epci_members(communes)
-    written = []
+    pages: dict[str, str] = {}
     links = {}
     for code, name in epcis.itertuples(index=False):
-        path = out / "epci" / f"{code}.html"
-        path.write_text(territory_page(data, "epci", code, members=members.get(code), cluster_figures=cluster_figures,
-                                       generated=generated), encoding="utf-8")
+        pages[f"epci/{code}.html"] = territory_page(data, "epci", code, members=members.get(code),
+                                                    cluster_figures=cluster_figures, generated=generated)
         links[name] = f"epci/{code}.html"
+    index = region_page(data, region_code=region_code, epci_links=links, cluster_figures=cluster_figures,
+                        generated=generated)
+    return {"index.html": index, **pages}
+
+
+def write_dashboards(data: Published, out_dir: Path | str, *, region_code: str = "93",
+                     communes: pd.DataFrame | None = None, cluster_figures: dict | None = None,
+                     generated: datetime | None = None) -> list[Path]:
+    """The pages of `dashboard_pages` written under `out_dir`; returns the files (index first)."""
+    out = Path(out_dir)
+    (out / "epci").mkdir(parents=True, exist_ok=True)
+    written = []
+    for relative, text in dashboard_pages(data, region_code=region_code, communes=communes,
+                                          cluster_figures=cluster_figures, generated=generated).items():
+        path = out / relative
+        path.write_text(text, encoding="utf-8")
         written.append(path)
-    index = out / "index.html"
-    index.write_text(region_page(data, region_code=region_code, epci_links=links, cluster_figures=cluster_figures,
-                                 generated=generated), encoding="utf-8")
-    return [index, *written]
+    return written

@@ -43,6 +43,7 @@ def test_open_product_is_published_to_the_mirror_with_its_data_package(settings)
     result = publish(settings, instance)
     meta = result.get_asset_materialization_events()[-1].materialization.metadata
     assert meta["outcome"].value == "public" and meta["target"].value == "mirror"
+    assert meta["publication_status"].value == "published"
     folder = mirror_dir(settings)
     package = json.loads((folder / "package.json").read_text())
     assert package["private"] is False and package["license_id"] == "lov2"
@@ -74,7 +75,7 @@ def test_unchanged_data_uploads_nothing_and_a_corrected_file_republishes_only_it
     load_days(settings, instance, "2025-09-30", "2025-10-26")
     publish(settings, instance)
     again = publish(settings, instance).get_asset_materialization_events()[-1].materialization.metadata
-    assert again["uploaded"].value == []
+    assert again["uploaded"].value == [] and again["publication_status"].value == "unchanged"
     # the provider corrects one October half-hour: a later export of the same status lands (the latest
     # delivery wins at equal status: transforms/eco2mix.py)
     t = pd.Timestamp("2025-10-26T09:00Z")
@@ -89,6 +90,21 @@ def test_unchanged_data_uploads_nothing_and_a_corrected_file_republishes_only_it
     assert sorted(meta["uploaded"].value) == ["datapackage.json", f"{PRODUCT}_2025-10.parquet"]
     october = pq.read_table(mirror_dir(settings) / f"{PRODUCT}_2025-10.parquet").to_pandas()
     assert october.set_index("datetime_utc").loc[t, "consommation_mw"] == 4321
+
+
+def test_a_product_without_data_publishes_nothing_and_is_not_materialised(settings):
+    """Nothing published is no materialisation: the asset stays unmaterialised, the reason is observed."""
+    instance = dg.DagsterInstance.ephemeral()
+    result = publish(settings, instance)
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    assert instance.get_latest_materialization_event(PUBLISH) is None
+    observed = instance.fetch_observations(PUBLISH, limit=1).records[0].asset_observation.metadata
+    assert observed["publication_status"].value == "empty"
+    assert observed["reason"].value == f"{PRODUCT} holds no data yet: nothing published"
+    warnings = [r.user_message for r in instance.all_logs(result.run_id) if r.level >= 30]
+    assert any(f"skipped datasud/{PRODUCT}: {PRODUCT} holds no data yet" in m for m in warnings), warnings
+    assert not mirror_dir(settings).exists()
 
 
 def test_a_failing_blocking_check_keeps_data_off_the_portal(settings):

@@ -54,7 +54,7 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
         asset_checks=checks.build_checks(data, catalog, settings),
         jobs=automation.jobs(assets),
         schedules=automation.schedules(assets),
-        sensors=automation.sensors(assets),
+        sensors=automation.sensors(assets, settings.automation),
         resources=resources,
     )
     ref.defs = dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))

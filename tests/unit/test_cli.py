@@ -1,0 +1,57 @@
+"""The command line: every argument explains itself, hints name a command that works, `ui` does not publish."""
+
+import argparse
+
+from energy_pipelines import cli
+
+
+def _walk(parser: argparse.ArgumentParser, path: str):
+    for action in parser._actions:  # argparse keeps no public list of actions
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                yield f"{path} {name}", helps.get(name)
+                yield from _walk(sub, f"{path} {name}")
+        else:
+            yield f"{path} {'/'.join(action.option_strings) or action.dest}", action.help
+
+
+def test_every_command_and_argument_has_help_text():
+    found = list(_walk(cli.build_parser(), "energy-pipelines"))
+    assert len(found) > 15  # the walk reached the subcommands' arguments
+    missing = [name for name, text in found if not (text and text.strip())]
+    assert missing == []
+
+
+def test_the_closing_hint_calls_the_cli_by_a_path_that_works(tmp_path, monkeypatch):
+    venv_bin = tmp_path / "project" / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # the venv is not activated
+    assert cli.venv_command(str(venv_bin / "python"), cwd=tmp_path / "project") == ".venv/bin/energy-pipelines"
+    assert cli.venv_command(str(venv_bin / "python"), cwd=tmp_path / "elsewhere") == str(venv_bin / "energy-pipelines")
+    (venv_bin / "energy-pipelines").write_text("#!/bin/sh\n")
+    (venv_bin / "energy-pipelines").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # activated: the bare name works
+    assert cli.venv_command(str(venv_bin / "python"), cwd=tmp_path / "project") == "energy-pipelines"
+
+
+def test_ui_starts_on_the_given_port_with_the_publication_sensor_off_unless_asked(settings, monkeypatch):
+    import dagster as dg
+
+    from energy_pipelines.build import build_defs
+    from energy_pipelines.settings import load_settings
+
+    launched = []
+    monkeypatch.setattr(cli.os, "execve", lambda path, argv, env: launched.append((argv, env)))
+    assert cli.main(["ui", "--port", "3111"]) == 0
+    assert cli.main(["ui", "--automation"]) == 0
+    (plain_argv, plain_env), (_, asked_env) = launched
+    assert plain_argv[plain_argv.index("-p") + 1] == "3111"
+    statuses = []
+    for env in (plain_env, asked_env):
+        monkeypatch.setenv("ENERGY_PIPELINES_AUTOMATION", env["ENERGY_PIPELINES_AUTOMATION"])
+        sensor = build_defs(load_settings()).resolve_sensor_def("publication_on_product_change")
+        statuses.append(sensor.default_status)
+    assert statuses == [dg.DefaultSensorStatus.STOPPED, dg.DefaultSensorStatus.RUNNING]

@@ -29,9 +29,15 @@ COMMAND_TAG = "energy_pipelines/command"
 MAX_NAMED = 3  # assets named in the one-line description; the assets tag has them all
 
 
+def _paris(t: datetime) -> str:
+    local = t.astimezone(PARIS)
+    return f"{local:%Y-%m-%d}" if (local.hour, local.minute) == (0, 0) else f"{local:%Y-%m-%d %H:%M}"
+
+
 def paris_day_range(start: datetime, end: datetime) -> str:
-    """`2024-01-01→2024-01-02` (Paris days, end exclusive as on the command line)."""
-    return f"{start.astimezone(PARIS):%Y-%m-%d}→{end.astimezone(PARIS):%Y-%m-%d}"
+    """`2024-01-01→2024-01-02` (Paris days, end exclusive as on the command line); a bound that is not
+    a Paris midnight (the demo stops at the last half-hour) shows its time."""
+    return f"{_paris(start)}→{_paris(end)}"
 
 
 def run_tags(command: str, keys: Iterable[dg.AssetKey], start: datetime, end: datetime, mode: str,

@@ -1,6 +1,7 @@
 """The command line: every argument explains itself, hints name a command that works, `ui` does not publish."""
 
 import argparse
+from datetime import timedelta
 
 from energy_pipelines import cli
 
@@ -55,3 +56,22 @@ def test_ui_starts_on_the_given_port_with_the_publication_sensor_off_unless_aske
         sensor = build_defs(load_settings()).resolve_sensor_def("publication_on_product_change")
         statuses.append(sensor.default_status)
     assert statuses == [dg.DefaultSensorStatus.STOPPED, dg.DefaultSensorStatus.RUNNING]
+
+
+def test_run_tags_name_the_assets_the_paris_range_and_the_mode():
+    import dagster as dg
+
+    from energy_pipelines.clock import paris_day_bounds
+    from energy_pipelines.runs import run_tags
+
+    start, end = paris_day_bounds("2025-10-26")[0], paris_day_bounds("2025-10-27")[0]
+    keys = [dg.AssetKey("raw_rte__eco2mix_regional"), dg.AssetKey("core_rte__eco2mix_regional")]
+    tags = run_tags("materialize", keys, start, end, "sample", ["k"] * 50)
+    assert tags["energy_pipelines/run"] == ("materialize core_rte__eco2mix_regional,raw_rte__eco2mix_regional "
+                                            "2025-10-26→2025-10-27 50 partition(s) (sample)")
+    assert tags["energy_pipelines/range"] == "2025-10-26→2025-10-27" and tags["energy_pipelines/mode"] == "sample"
+    # a demo stops at the last half-hour, not at midnight; many assets are counted, all listed in their own tag
+    many = [dg.AssetKey(f"a{i}") for i in range(5)]
+    tags = run_tags("demo", many, start, end + timedelta(hours=9), "live")
+    assert tags["energy_pipelines/run"] == "demo 5 assets (a0,a1,a2,…) 2025-10-26→2025-10-27 09:00 (live)"
+    assert tags["energy_pipelines/assets"] == "a0,a1,a2,a3,a4"

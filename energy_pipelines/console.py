@@ -70,6 +70,7 @@ class RunReport:
     check_reasons: dict = field(default_factory=dict)
     publications: dict[str, tuple[str, str]] = field(default_factory=dict)  # product -> (status, detail)
     skipped: list[str] = field(default_factory=list)
+    failed_steps: dict[str, str] = field(default_factory=dict)  # step -> first line of its error
     runs: list[tuple[str, bool]] = field(default_factory=list)
     _progress: Progress | None = None
     _task: int | None = None
@@ -144,11 +145,14 @@ class RunReport:
                 self.checks_failed[key] += 1
                 if ev.description:
                     self.check_reasons.setdefault(key, ev.description)
-        elif kind == dg.DagsterEventType.STEP_FAILURE and (event.step_key or "").startswith("datasud__"):
+        elif kind == dg.DagsterEventType.STEP_FAILURE:
             failure = event.event_specific_data
             why = failure.user_failure_data.description if failure.user_failure_data else failure.error.message
-            self.publications[f"{PUBLICATION_PREFIX}{event.step_key.split('__', 1)[-1]}"] = (
-                "failed", (why or "").strip().splitlines()[0] if why else "")
+            first_line = (why or "").strip().splitlines()[0] if (why or "").strip() else ""
+            if (event.step_key or "").startswith("datasud__"):
+                self.publications[f"{PUBLICATION_PREFIX}{event.step_key.split('__', 1)[-1]}"] = ("failed", first_line)
+            else:
+                self.failed_steps[event.step_key or "?"] = first_line
 
     # -- summary ---------------------------------------------------------------------------------
 
@@ -186,6 +190,8 @@ class RunReport:
                 if by_status.get(status):
                     names = ", ".join(p + (f" ({d})" if status == "failed" and d else "") for p, d in by_status[status])
                     out.print(f"  {status} ({len(by_status[status])}): {names}")
+        for step, why in sorted(self.failed_steps.items()):
+            out.print(f"step failed: {step}: {_short(why)}")
         failed_runs = [run for run, ok in self.runs if not ok]
         elapsed = time.monotonic() - self.started
         out.print(f"{len(self.runs)} run(s), {len(failed_runs)} failed, {elapsed / 60:.1f} min"

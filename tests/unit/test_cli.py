@@ -75,3 +75,23 @@ def test_run_tags_name_the_assets_the_paris_range_and_the_mode():
     tags = run_tags("demo", many, start, end + timedelta(hours=9), "live")
     assert tags["energy_pipelines/run"] == "demo 5 assets (a0,a1,a2,…) 2025-10-26→2025-10-27 09:00 (live)"
     assert tags["energy_pipelines/assets"] == "a0,a1,a2,a3,a4"
+
+
+def test_library_chatter_stays_off_the_console(capfd, caplog):
+    import logging
+    import warnings
+
+    import dagster as dg
+    from cmdstanpy.utils import get_logger
+
+    from energy_pipelines.console import quiet_libraries
+
+    caplog.set_level(logging.DEBUG)  # as verbose as a console can be: only quiet_libraries() stands in the way
+    quiet_libraries()
+    get_logger().info("Chain [1] start processing")  # what prophet's fits print, 22 lines per demo
+    logging.getLogger("prophet").info("Disabling yearly seasonality")
+    warnings.warn("backfill_policy is currently in beta", dg.BetaWarning, stacklevel=1)
+    get_logger().error("a real cmdstan failure")  # errors still show
+    shown = capfd.readouterr().err + "\n".join(r.getMessage() for r in caplog.records)
+    assert "Chain [1]" not in shown and "seasonality" not in shown and "beta" not in shown
+    assert "a real cmdstan failure" in shown

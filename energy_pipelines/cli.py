@@ -205,7 +205,7 @@ def _cmd_demo(args) -> int:
         for keys, _ in batches:
             materialize(keys, start, end, instance=instance, settings=settings, quiet=True, command="demo",
                         report=report)
-    report.print_summary()
+    report.print_summary(by_layer=True)  # ~60 assets: one row per layer keeps it on one screen
     _print_outputs(settings)
     return 0 if all(ok for _, ok in report.runs) else 1
 

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 PUBLICATION_PREFIX = "datasud/"
+LAYERS = ("raw", "core", "anon", "hybrid", "out")  # the catalogue's layers, in the order data flows
 
 
 def quiet_libraries() -> None:
@@ -47,6 +48,11 @@ class AssetLine:
     materialisations: int = 0
     rows: int | None = None
     rejects: int | None = None
+
+    @property
+    def count(self) -> int:
+        """Partitions materialised (materialisations for an unpartitioned asset)."""
+        return len(self.partitions) or self.materialisations
 
     def add(self, key: str | None, metadata: dict) -> None:
         self.materialisations += 1
@@ -156,31 +162,39 @@ class RunReport:
 
     # -- summary ---------------------------------------------------------------------------------
 
-    def print_summary(self) -> None:
+    def print_summary(self, by_layer: bool = False, max_checks: int = 8) -> None:
+        """The table per asset, or per layer (raw, core, ..., out) when there are many (the demo);
+        failed checks with their reason, the first `max_checks` of them."""
         out = self.console
         table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
-        for title, justify in (("asset", "left"), ("partitions", "right"), ("rows written", "right"),
-                               ("rejects", "right"), ("checks failed", "right")):
+        for title, justify in (("layer" if by_layer else "asset", "left"), ("partitions", "right"),
+                               ("rows written", "right"), ("rejects", "right"), ("checks failed", "right")):
             table.add_column(title, justify=justify)
         failed_by_asset = Counter()
         for (asset, _check, _sev), n in self.checks_failed.items():
             failed_by_asset[asset] += n
         data_assets = {a: line for a, line in self.assets.items() if not a.startswith(PUBLICATION_PREFIX)}
-        for asset in sorted(set(data_assets) | set(failed_by_asset)):
-            line = data_assets.get(asset, AssetLine())
-            parts = len(line.partitions) or line.materialisations
-            table.add_row(asset, str(parts), _n(line.rows), _n(line.rejects), str(failed_by_asset[asset] or ""))
+        rows = defaultdict(list)  # row label -> asset names
+        for asset in set(data_assets) | set(failed_by_asset):
+            rows[asset.split("_", 1)[0] if by_layer else asset].append(asset)
+        for label in sorted(rows, key=lambda r: (LAYERS.index(r) if r in LAYERS else len(LAYERS), r)):
+            lines = [data_assets.get(a, AssetLine()) for a in rows[label]]
+            shown = f"{label} ({len(rows[label])} assets)" if by_layer else label
+            table.add_row(shown, str(sum(x.count for x in lines)), _n(_total(x.rows for x in lines)),
+                          _n(_total(x.rejects for x in lines)), str(sum(failed_by_asset[a] for a in rows[label]) or ""))
         table.add_section()
-        table.add_row(f"{len(data_assets)} asset(s)", str(sum(len(x.partitions) or x.materialisations
-                                                              for x in data_assets.values())),
+        table.add_row(f"{len(data_assets)} asset(s)", str(sum(x.count for x in data_assets.values())),
                       _n(_total(x.rows for x in data_assets.values())),
                       _n(_total(x.rejects for x in data_assets.values())), str(sum(failed_by_asset.values())))
         out.print(table)
         if self.checks_failed:
             out.print("checks failed (asset check, severity, partitions: why):")
-            for (asset, check, severity), n in sorted(self.checks_failed.items()):
+            ranked = sorted(self.checks_failed.items(), key=lambda kv: (kv[0][2] != "ERROR", kv[0]))
+            for (asset, check, severity), n in ranked[:max_checks]:
                 reason = self.check_reasons.get((asset, check, severity), "")
-                out.print(f"  {asset} {check} ({severity}) on {n}: {_short(reason)}")
+                out.print(f"  {asset} {check} ({severity}) on {n}" + (f": {_short(reason)}" if reason else ""))
+            if len(ranked) > max_checks:
+                out.print(f"  … and {len(ranked) - max_checks} more: the UI's asset pages (Checks) have each reason")
         if self.publications:
             by_status = defaultdict(list)
             for product, (status, detail) in sorted(self.publications.items()):

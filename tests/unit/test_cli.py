@@ -95,3 +95,30 @@ def test_library_chatter_stays_off_the_console(capfd, caplog):
     shown = capfd.readouterr().err + "\n".join(r.getMessage() for r in caplog.records)
     assert "Chain [1]" not in shown and "seasonality" not in shown and "beta" not in shown
     assert "a real cmdstan failure" in shown
+
+
+def test_the_demo_summary_has_one_row_per_layer_in_the_order_data_flows():
+    import io
+
+    import dagster as dg
+    from rich.console import Console
+
+    from energy_pipelines.console import RunReport
+
+    report = RunReport(console=Console(file=io.StringIO(), width=120))
+    for asset, key, rows in (("out_x__p", "k1", 5), ("raw_x__a", "k1", 10), ("raw_x__a", "k2", 12),
+                             ("raw_y__b", None, 3), ("core_x__a", "k1", 9)):
+        report.assets[asset].add(key, {"dagster/row_count": dg.MetadataValue.int(rows)})
+    for n in range(10):
+        report.checks_failed[(f"core_x__{n}", "freshness", "WARN")] += 1
+        report.check_reasons[(f"core_x__{n}", "freshness", "WARN")] = "stale: 2 h"
+    report.checks_failed[("raw_x__a", "expectations", "ERROR")] += 2
+    report.print_summary(by_layer=True)
+    lines = [line.split() for line in report.console.file.getvalue().splitlines()]
+    assert [line[0] for line in lines[1:4]] == ["raw", "core", "out"]
+    assert lines[1][:6] == ["raw", "(2", "assets)", "3", "25", "n/a"]
+    # the blocking failure first, then 7 of the 10 warnings, the rest counted
+    first = next(i for i, line in enumerate(lines) if line[:2] == ["checks", "failed"]) + 1
+    assert " ".join(lines[first][:3]) == "raw_x__a expectations (ERROR)"
+    assert " ".join(lines[first + 1]) == "core_x__0 freshness (WARN) on 1: stale: 2 h"
+    assert " ".join(lines[first + 8][:4]) == "… and 3 more:"

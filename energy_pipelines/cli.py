@@ -63,8 +63,9 @@ def _extend_start(settings: Settings, start: datetime) -> Settings:
     if start >= settings.partitions_start:
         return settings
     day = start.astimezone(PARIS).strftime("%Y-%m-%d")
-    print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
-          "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
+    if day != f"{settings.partitions_start:%Y-%m-%d}":  # same day: only its first Paris hour, not worth a note
+        print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
+              "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
     return settings.with_(partitions_start=day)
 
 

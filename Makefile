@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 DAYS   ?= 2
+PORT   ?= 3000
 
 .PHONY: venv demo test ui check-defs bench clean
 
@@ -28,9 +29,9 @@ test: venv
 serve: venv
 	$(BIN)/energy-pipelines serve
 
-## Open the Dagster UI on the data root's Dagster home.
+## Open the Dagster UI on the data root's Dagster home (make ui PORT=3001; AUTOMATION=1 turns the publication sensor on).
 ui: venv
-	$(BIN)/energy-pipelines ui
+	$(BIN)/energy-pipelines ui --port $(PORT) $(if $(AUTOMATION),--automation)
 
 check-defs: venv
 	$(BIN)/dg check defs

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     max_landing_file_mb: float = Field(default=256.0, gt=0, description="larger landing files are refused")
     uc2_sensor_interval_s: int = Field(default=30, ge=5)
     uc2_sensor: Literal["running", "stopped"] = "stopped"
+    # the publication sensor's state when the instance has none stored (`energy-pipelines ui` stops it
+    # unless asked, so looking at the demo does not publish)
+    automation: Literal["running", "stopped"] = "running"
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
     # Dagster's own bookkeeping (issue 12): events written in batches, and one "planned" event per
     # asset for a range run instead of one per partition (a year of half-hours is 17,520 partitions)
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form") from None
 
-    @field_validator("mode", "publish_target", "uc2_sensor", mode="before")
+    @field_validator("mode", "publish_target", "uc2_sensor", "automation", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -3,6 +3,7 @@
 
 def add_parsers(subparsers) -> None:
     """Register the operations commands on the CLI's subparsers."""
-    from energy_pipelines.ops import serve
+    from energy_pipelines.ops import backup, serve
 
     serve.add_parser(subparsers)
+    backup.add_parser(subparsers)

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
+from energy_pipelines.catalog import load_model
 from energy_pipelines.clock import PARIS
 from energy_pipelines.simulate.weather import solar_elevation_sin
 from energy_pipelines.transforms.forecasting import skill_score
@@ -43,31 +44,26 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-@dataclass(frozen=True)
-class ForecastConfig:
-    history_days: int = 56
-    horizon_hours: int = 168
-    interval_width: float = 0.8
-    uncertainty_samples: int = 200
+class ForecastConfig(BaseModel):
+    """assets_config/uc3/forecast.yaml: a typo or a wrong type names the file and the field."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    history_days: int = Field(56, ge=14)
+    horizon_hours: int = Field(168, ge=1, le=SEASON_H,
+                               description="at most a week: the seasonal naive reference is the week before")
+    interval_width: float = Field(0.8, gt=0, lt=1)
+    uncertainty_samples: int = Field(200, ge=10)
     backtest: bool = True
-    daily_fourier_order: int = 10
+    daily_fourier_order: int = Field(10, ge=1)
     # a stiff trend: seven days ahead, a flexible one extrapolates last week's drift (skill < 0 on PACA 2017)
-    consumption_changepoint_prior_scale: float = 0.001
-    production_changepoint_prior_scale: float = 0.01
+    consumption_changepoint_prior_scale: float = Field(0.001, gt=0)
+    production_changepoint_prior_scale: float = Field(0.01, gt=0)
     heating_base_c: float = 16.0
     cooling_base_c: float = 23.0
     seed: int = 0
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> ForecastConfig:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"{path}: unknown forecast setting(s) {unknown}")
-        cfg = cls(**data)
-        if cfg.horizon_hours > SEASON_H:
-            raise ValueError(f"{path}: horizon_hours > {SEASON_H}: the seasonal naive reference needs the week before")
-        return cfg
+        return load_model(path, cls)
 
 
 def hourly(balance: pd.DataFrame, value_columns=("consumption_kwh", "production_kwh")) -> pd.DataFrame:

@@ -134,11 +134,15 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
             print(f"materialising {len(keys)} asset(s) over {len(window_keys)} partition(s) "
                   f"{window_keys[0]} .. {window_keys[-1]} as one run")
     tags.update(run_tags(command, keys, start, end, settings.mode, window_keys))
+    instance = instance or _instance(settings)
+    warning = history_load_warning(instance, len(keys) * len(window_keys))
+    if warning:
+        print(warning, file=sys.stderr)
     if report is not None:
         report.run_starts(len(keys) * max(len(window_keys), 1))
     result = execute(
         [*(defs.assets or []), *(defs.asset_checks or [])], defs.resources, keys,
-        instance=instance or _instance(settings), tags=tags,
+        instance=instance, tags=tags,
         # the console logger prints every event at DEBUG: a year is ~10^5 lines; with a progress bar
         # shown, only warnings (skips, failed checks, errors) are worth a line of their own
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING" if report else "INFO"}}}},
@@ -147,6 +151,26 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
     if report is not None:
         report.run_ends(result)
     return result
+
+
+# Dagster's cost per asset-partition on a local SQLite instance, measured on this machine (README,
+# "Tests and benchmarks"; issue 12): it is the bookkeeping, not the data, that a long history load waits for
+SQLITE_S_PER_ASSET_PARTITION = 0.055
+POSTGRES_S_PER_ASSET_PARTITION = 0.0015
+LONG_LOAD_S = 120
+
+
+def history_load_warning(instance, asset_partitions: int) -> str | None:
+    """A warning with an estimate before a history load that the SQLite instance would make long."""
+    if "sqlite" not in type(instance.event_log_storage).__name__.lower():
+        return None
+    estimate = asset_partitions * SQLITE_S_PER_ASSET_PARTITION
+    if estimate < LONG_LOAD_S:
+        return None
+    on_postgres = asset_partitions * POSTGRES_S_PER_ASSET_PARTITION
+    return (f"warning: {asset_partitions:,} asset-partitions on the local SQLite instance: Dagster's bookkeeping "
+            f"alone takes about {estimate / 60:.0f} min here (about {max(on_postgres / 60, 1):.0f} min on the "
+            "PostgreSQL instance of deploy/dagster.yaml, see `energy-pipelines serve`)")
 
 
 def _cmd_materialize(args) -> int:

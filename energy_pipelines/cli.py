@@ -336,6 +336,9 @@ def _print_outputs(settings) -> None:
     print(f"  portal mirror (published products, datapackage.json)  {settings.published_dir}")
     pages = settings.reports_dir / "pages"
     print("  pages (open in a browser, no server needed):")
+    site = settings.published_dir / "index.html"
+    print(f"    the public catalogue (every product, use-case pages, how to ask for restricted data)  {site}"
+          + ("" if site.exists() else "   (not built: nothing was published)"))
     print(f"    UC1 region and EPCI dashboards  {pages / 'out_uc1__dashboards' / 'index.html'}")
     print(f"    UC4 one page per lycée          {pages / 'out_patrimoine__building_reports'}/<building_id>.html")
     print(f"    UC5 operation dashboard         {pages / 'out_acc__dashboard' / '2025.html'}")

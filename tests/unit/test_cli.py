@@ -122,3 +122,15 @@ def test_the_demo_summary_has_one_row_per_layer_in_the_order_data_flows():
     assert " ".join(lines[first][:3]) == "raw_x__a expectations (ERROR)"
     assert " ".join(lines[first + 1]) == "core_x__0 freshness (WARN) on 1: stale: 2 h"
     assert " ".join(lines[first + 8][:4]) == "… and 3 more:"
+
+
+def test_the_demo_ends_by_saying_where_the_catalogue_and_the_pages_are(settings, capsys):
+    cli._print_outputs(settings)
+    site = settings.published_dir / "index.html"
+    assert f"{site}   (not built: nothing was published)" in capsys.readouterr().out
+    site.parent.mkdir(parents=True)
+    site.write_text("<html lang='fr'></html>", encoding="utf-8")
+    cli._print_outputs(settings)
+    out = capsys.readouterr().out
+    assert f"{site}\n" in out and "not built" not in out
+    assert str(settings.reports_dir / "pages" / "out_uc1__dashboards" / "index.html") in out

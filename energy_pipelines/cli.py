@@ -158,12 +158,18 @@ def demo_batches(defs, start: datetime, end: datetime, report=None) -> list[tupl
     so upstream reference data (stations, communes) exists before the half-hours that read it.
     """
 
+    from energy_pipelines.assets.publication import GROUP as PUBLICATION
+
     graph = defs.resolve_asset_graph()
     order = [k for level in graph.toposorted_asset_keys_by_level for k in sorted(level, key=str)]
+    # a publication with nothing to publish yields no output, and Dagster skips whatever depends on it in
+    # the same run (the catalogue site): what follows publications runs on its own, after them all
+    may_not_materialise = {k for k in order if graph.get(k).group_name == PUBLICATION}
     batches: list[tuple[list, object]] = []
     for key in order:
         pdef = graph.get(key).partitions_def
-        if batches and batches[-1][1] == pdef:
+        after_optional = graph.get(key).parent_keys & may_not_materialise & set(batches[-1][0] if batches else [])
+        if batches and batches[-1][1] == pdef and not after_optional:
             batches[-1][0].append(key)
         else:
             batches.append(([key], pdef))

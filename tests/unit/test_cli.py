@@ -122,3 +122,18 @@ def test_the_demo_summary_has_one_row_per_layer_in_the_order_data_flows():
     assert " ".join(lines[first][:3]) == "raw_x__a expectations (ERROR)"
     assert " ".join(lines[first + 1]) == "core_x__0 freshness (WARN) on 1: stale: 2 h"
     assert " ".join(lines[first + 8][:4]) == "… and 3 more:"
+
+
+def test_the_demo_runs_what_follows_publication_apart_so_an_empty_product_cannot_skip_it(settings):
+    """An empty product's publication yields nothing; Dagster would skip the catalogue site in that run."""
+    from datetime import datetime, timezone
+
+    import dagster as dg
+
+    from energy_pipelines.build import build_defs
+
+    defs = build_defs(settings)
+    batches = cli.demo_batches(defs, datetime(2025, 3, 1, tzinfo=timezone.utc), datetime(2025, 3, 3, tzinfo=timezone.utc))
+    site = next(keys for keys, _ in batches if dg.AssetKey(["portal", "catalogue_site"]) in keys)
+    assert not [k for k in site if k.path[0] == "datasud"]
+    assert any(k.path[0] == "datasud" for keys, _ in batches for k in keys)  # publications still run

@@ -191,13 +191,19 @@ def demo_batches(defs, start: datetime, end: datetime, report=None,
     so upstream reference data (stations, communes) exists before the half-hours that read it.
     """
 
+    from energy_pipelines.assets.publication import GROUP as PUBLICATION
+
     graph = defs.resolve_asset_graph()
     order = [k for level in graph.toposorted_asset_keys_by_level for k in sorted(level, key=str)
              if only is None or k.to_user_string() in only]
+    # a publication with nothing to publish yields no output, and Dagster skips whatever depends on it in
+    # the same run (the catalogue site): what follows publications runs on its own, after them all
+    may_not_materialise = {k for k in order if graph.get(k).group_name == PUBLICATION}
     batches: list[tuple[list, object]] = []
     for key in order:
         pdef = graph.get(key).partitions_def
-        if batches and batches[-1][1] == pdef:
+        after_optional = graph.get(key).parent_keys & may_not_materialise & set(batches[-1][0] if batches else [])
+        if batches and batches[-1][1] == pdef and not after_optional:
             batches[-1][0].append(key)
         else:
             batches.append(([key], pdef))
@@ -223,8 +229,10 @@ def _partitioning(pdef) -> str:
 
 
 def _cmd_demo(args) -> int:
+    from energy_pipelines.assets.publication import GROUP as PUBLICATION_GROUP
     from energy_pipelines.build import build_defs
     from energy_pipelines.console import RunReport
+    from energy_pipelines.portal.dagster import GROUP as PORTAL_GROUP
 
     settings = load_settings()
     now = datetime.now(UTC)
@@ -235,11 +243,17 @@ def _cmd_demo(args) -> int:
     instance = _instance(settings)
     with RunReport() as report:
         defs = build_defs(settings)
+        graph = defs.resolve_asset_graph()
         stepped = {d for step in USE_CASE_STEPS for d in step.datasets}  # run over their own windows below
-        recent = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} - stepped
+        # publication and the catalogue site come last, once every use case has its data
+        last = {k.to_user_string() for k in graph.get_all_asset_keys()
+                if graph.get(k).group_name in (PUBLICATION_GROUP, PORTAL_GROUP)}
+        recent = {k.to_user_string() for k in graph.get_all_asset_keys()} - stepped - last
         batches = [(settings, start, end, keys, pdef)
                    for keys, pdef in demo_batches(defs, start, end, report, only=recent)]
         batches += _use_case_batches(settings, report)
+        batches += [(settings, start, end, keys, pdef)
+                    for keys, pdef in demo_batches(defs, start, end, report, only=last)]
         report.plan(sum(len(keys) * max(len(partition_keys_within(pdef, lo, hi)) if pdef else 1, 1)
                         for _, lo, hi, keys, pdef in batches))
         for run_settings, lo, hi, keys, _ in batches:

@@ -90,7 +90,7 @@ class RunReport:
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("asset-partitions"),
             TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=True)
         self._progress.start()
-        self._task = self._progress.add_task("starting", total=None)
+        self._task = self._progress.add_task("loading the definitions", total=None)
         return self
 
     def __exit__(self, *exc) -> None:

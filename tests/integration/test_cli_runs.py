@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -12,10 +13,13 @@ import pytest
 import requests
 
 from energy_pipelines.settings import PROJECT_ROOT
+from tests.conftest import require_service
 
 BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
 ASSET = "raw_rte__eco2mix_regional"
 
+LOADED = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
 RUNS_AND_WORKSPACE = """{
   runsOrError { ... on Runs { results { runId pipelineName tags { key value }
                                        repositoryOrigin { repositoryLocationName repositoryName } } } }
@@ -30,28 +34,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _graphql(home: Path, query: str) -> dict:
-    """Ask a real webserver on this Dagster home (what the UI's pages query)."""
+@contextmanager
+def webserver(home: Path):
+    """A real webserver on this Dagster home, once its code location is loaded; yields its URL."""
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     server = subprocess.Popen([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
                                "-w", "workspace.yaml"], cwd=PROJECT_ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
             try:
-                body = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=10).json()
-                entries = body["data"]["workspaceOrError"]["locationEntries"]
-                if entries and all(e["locationOrLoadError"] for e in entries):
-                    return body["data"]
+                entries = graphql(url, LOADED)["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    break
             except (requests.ConnectionError, requests.Timeout, KeyError, TypeError, ValueError):
                 pass
             time.sleep(1)
-        raise AssertionError("the webserver did not answer with a loaded code location")
+        else:
+            raise AssertionError("the webserver did not load the code location")
+        yield url
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
+
+
+def graphql(url: str, query: str) -> dict:
+    return requests.post(f"{url}/graphql", json={"query": query}, timeout=20).json()["data"]
 
 
 @pytest.mark.slow
@@ -75,12 +86,26 @@ def test_a_cli_run_is_named_by_what_it_does_and_sits_on_the_ui_timeline(settings
     assert run.tags["energy_pipelines/mode"] == "sample"
 
     # the UI's timeline keeps only runs with a repository origin, grouped by the job of a loaded location
-    data = _graphql(home, RUNS_AND_WORKSPACE)
-    (shown,) = data["runsOrError"]["results"]
-    assert {t["key"]: t["value"] for t in shown["tags"]}["energy_pipelines/run"] == run.tags["energy_pipelines/run"]
-    origin = shown["repositoryOrigin"]
-    assert origin is not None, "a run without origin is left off the overview timeline"
-    jobs = {(entry["name"], repo["name"]): {p["name"] for p in repo["pipelines"]}
-            for entry in data["workspaceOrError"]["locationEntries"]
-            for repo in entry["locationOrLoadError"]["repositories"]}
-    assert shown["pipelineName"] in jobs[(origin["repositoryLocationName"], origin["repositoryName"])]
+    with webserver(home) as url:
+        data = graphql(url, RUNS_AND_WORKSPACE)
+        (shown,) = data["runsOrError"]["results"]
+        assert {t["key"]: t["value"] for t in shown["tags"]}["energy_pipelines/run"] == run.tags["energy_pipelines/run"]
+        origin = shown["repositoryOrigin"]
+        assert origin is not None, "a run without origin is left off the overview timeline"
+        jobs = {(entry["name"], repo["name"]): {p["name"] for p in repo["pipelines"]}
+                for entry in data["workspaceOrError"]["locationEntries"]
+                for repo in entry["locationOrLoadError"]["repositories"]}
+        assert shown["pipelineName"] in jobs[(origin["repositoryLocationName"], origin["repositoryName"])]
+
+        # and the page itself, in a real browser: the location's row of asset runs holds the CLI's run
+        require_service(Path(CHROMIUM).exists(), "no headless Chromium (Debian package `chromium`)")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.add_init_script("window.localStorage.setItem('communityNux', '1')")
+            page.goto(f"{url}/overview/activity/timeline", wait_until="networkidle")
+            page.get_by_text(origin["repositoryLocationName"]).first.wait_for(timeout=30_000)
+            page.get_by_text("Jobless asset materializations").first.wait_for(timeout=30_000)
+            browser.close()

@@ -134,3 +134,18 @@ def test_the_demo_ends_by_saying_where_the_catalogue_and_the_pages_are(settings,
     out = capsys.readouterr().out
     assert f"{site}\n" in out and "not built" not in out
     assert str(settings.reports_dir / "pages" / "out_uc1__dashboards" / "index.html") in out
+
+
+def test_the_demo_runs_what_follows_publication_apart_so_an_empty_product_cannot_skip_it(settings):
+    """An empty product's publication yields nothing; Dagster would skip the catalogue site in that run."""
+    from datetime import datetime, timezone
+
+    import dagster as dg
+
+    from energy_pipelines.build import build_defs
+
+    defs = build_defs(settings)
+    batches = cli.demo_batches(defs, datetime(2025, 3, 1, tzinfo=timezone.utc), datetime(2025, 3, 3, tzinfo=timezone.utc))
+    site = next(keys for keys, _ in batches if dg.AssetKey(["portal", "catalogue_site"]) in keys)
+    assert not [k for k in site if k.path[0] == "datasud"]
+    assert any(k.path[0] == "datasud" for keys, _ in batches for k in keys)  # publications still run

@@ -77,8 +77,8 @@ def printed_table(table: pd.DataFrame) -> str:
             "mape_provider", "mape_ratio_to_provider", "skill_vs_provider", "coverage", "interval_width"]
     shown = table[[c for c in cols if c in table]].copy()
     for c in ("rmse", "interval_width"):
-        if c in shown:
-            shown[c] = shown[c].round(0)
+        if c in shown:  # MW figures to the unit; a share in % to 2 decimals
+            shown[c] = shown[c].round(0 if shown[c].abs().median() >= 100 else 2)
     for c in ("mape", "mape_provider"):
         if c in shown:
             shown[c] = shown[c].round(2)

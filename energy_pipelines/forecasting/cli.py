@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
     src.add_argument("--archives", nargs="+", type=Path, help="RTE annual archive files or folders holding them")
     src.add_argument("--dataset", help="a warehouse dataset (e.g. core_rte__eco2mix_regional)")
     p.add_argument("--where", help="SQL filter on the dataset, e.g. \"region_code = '93'\"")
-    p.add_argument("--column", default="consommation", help="the series to forecast (default consommation)")
+    p.add_argument("--column", default="consommation", help="the series to forecast (default consommation; "
+                                                                     "renewable_share_pct from the archives)")
     p.add_argument("--area", default="national", help="'national' (population-weighted temperature, zones A-C) "
                                                       "or an INSEE region code (default national)")
     p.add_argument("--temperature", nargs="+", type=Path, required=True,
@@ -86,7 +87,9 @@ def _cmd_backtest(args) -> int:
     else:
         frame = _dataset_series(args.dataset, args.column, args.where)
         name = f"{args.dataset}_{args.column}"
-    provider = "prevision_j1" if "prevision_j1" in frame and frame["prevision_j1"].notna().any() else None
+    # RTE's J-1 is a forecast of consumption: it is the provider's forecast of that column only
+    provider = "prevision_j1" if args.column == "consommation" and "prevision_j1" in frame \
+        and frame["prevision_j1"].notna().any() else None
     context = DailyContext.build(inputs.daily_temperature(args.temperature, args.area),
                                  inputs.school_holiday_share(args.school_calendar, args.area))
     start, end = pd.Timestamp(args.start, tz="UTC"), pd.Timestamp(args.end, tz="UTC")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from energy_pipelines.forecasting.features import FEATURES, STEPS_PER_DAY, TEMPERATURE_MODES, DailyContext, feature_frame
 from energy_pipelines.forecasting.scores import BANDS, horizon_band
@@ -46,8 +47,11 @@ class TabularModel:
     name = "hgb"
 
     def __init__(self, *, max_iter: int = 250, learning_rate: float = 0.1, max_leaf_nodes: int = 63,
-                 random_state: int = 0, lead_stride: int = 2):
+                 random_state: int = 0, lead_stride: int = 2, threads: int | None = 1):
         self.lead_stride = lead_stride
+        # OpenMP threads of the boosting: on 2 cores shared with other jobs, 2 spinning threads made a
+        # fit 9x slower than 1 (benchmarks/forecast_daily_issue.py: 246 s vs 28 s); None = all cores
+        self.threads = threads
         self.params = dict(max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
                            l2_regularization=1.0, random_state=random_state)
         self.model = None
@@ -63,15 +67,17 @@ class TabularModel:
         # a regressor with no value in the history (the school calendar before 2017) cannot be learnt
         self.features = [f for f in FEATURES if frame[f].notna().any()]
         # the level moves over the years: learn the departure from the last day's mean, not the level
-        self.model = HistGradientBoostingRegressor(**self.params).fit(
-            frame[self.features], frame["y"] - frame["last_day_mean"])
+        with threadpool_limits(limits=self.threads, user_api="openmp"):
+            self.model = HistGradientBoostingRegressor(**self.params).fit(
+                frame[self.features], frame["y"] - frame["last_day_mean"])
         return self
 
     def predict(self, series: pd.Series, context: DailyContext, origins: pd.DatetimeIndex, horizon_steps: int,
                 temperature: str = "observed", climatology_until: pd.Timestamp | None = None) -> pd.DataFrame:
         frame = feature_frame(series, context, origins, horizon_steps, temperature=temperature,
                               climatology_until=climatology_until)
-        frame["yhat"] = self.model.predict(frame[self.features]) + frame["last_day_mean"].to_numpy()
+        with threadpool_limits(limits=self.threads, user_api="openmp"):
+            frame["yhat"] = self.model.predict(frame[self.features]) + frame["last_day_mean"].to_numpy()
         return frame
 
 

@@ -27,7 +27,9 @@ from energy_pipelines.sources.timeparse import wall_clock_to_utc
 
 STEP = pd.Timedelta(minutes=30)
 # archive header -> column of the series frame
-ARCHIVE_COLUMNS = {"Consommation": "consommation", "Prévision J-1": "prevision_j1", "Prévision J": "prevision_j"}
+ARCHIVE_COLUMNS = {"Consommation": "consommation", "Prévision J-1": "prevision_j1", "Prévision J": "prevision_j",
+                   "Eolien": "eolien", "Solaire": "solaire", "Hydraulique": "hydraulique", "Bioénergies": "bioenergies"}
+RENEWABLES = ["eolien", "solaire", "hydraulique", "bioenergies"]
 
 # Weights of the regions in the national temperature: population (INSEE, populations municipales
 # 2019, thousands). Population stands for the thermosensitive (heating) load, which is where the
@@ -41,8 +43,8 @@ SCHOOL_ZONE_OF_REGION = {"93": "Zone B", "84": "Zone A", "11": "Zone C", "76": "
 
 
 def read_rte_archive(path: Path) -> pd.DataFrame:
-    """Half-hourly `consommation` (and `prevision_j1`, `prevision_j` when the archive has them),
-    indexed by the UTC start of the half-hour."""
+    """Half-hourly `consommation` (and `prevision_j1`, `prevision_j`, the renewable productions and
+    `renewable_share_pct` when the archive has them), indexed by the UTC start of the half-hour."""
     text = _decode(path, path.read_bytes())
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(DISCLAIMER)]
     if not lines:
@@ -64,6 +66,9 @@ def read_rte_archive(path: Path) -> pd.DataFrame:
         if label in frame.columns:
             out[column] = pd.to_numeric(frame[label].str.strip().replace({"ND": "", "-": ""}),
                                         errors="coerce").to_numpy()
+    if set(RENEWABLES) <= set(out.columns):
+        # the renewable share of consumption, as UC2's regional signal defines it (null when a part is missing)
+        out["renewable_share_pct"] = 100 * out[RENEWABLES].sum(axis=1, min_count=len(RENEWABLES)) / out["consommation"]
     out = out[out.index.notna()]
     return out[~out.index.duplicated(keep="first")].sort_index()
 

@@ -22,6 +22,10 @@ def test_national_archive_gives_consumption_and_rte_j1_on_utc_half_hours(realdat
     assert 50_000 < frame["consommation"].mean() < 56_200  # PROVENANCE: annual means 50.8-56.2 GW
     j1_error = (frame["prevision_j1"] - frame["consommation"]).abs() / frame["consommation"]
     assert 0.005 < j1_error.mean() < 0.03  # RTE's own day-ahead forecast is ~1.5 % off
+    share = frame["renewable_share_pct"]
+    parts = frame[["eolien", "solaire", "hydraulique", "bioenergies"]].sum(axis=1)
+    assert share.iloc[100] == pytest.approx(100 * parts.iloc[100] / frame["consommation"].iloc[100])
+    assert 15 < share.mean() < 35  # wind + solar + hydro + bioenergy: about a fifth of French consumption in 2019
 
 
 @pytest.mark.realdata

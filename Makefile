@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 DAYS   ?= 2
+PORT   ?= 3000
 
 .PHONY: venv demo test ui check-defs bench clean
 
@@ -23,9 +24,14 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Open the Dagster UI on the data root's Dagster home.
+## The production stack on this machine (PostgreSQL instance, code server, daemon, UI) until Ctrl-C.
+.PHONY: serve
+serve: venv
+	$(BIN)/energy-pipelines serve
+
+## Open the Dagster UI on the data root's Dagster home (make ui PORT=3001; AUTOMATION=1 turns the publication sensor on).
 ui: venv
-	$(BIN)/energy-pipelines ui
+	$(BIN)/energy-pipelines ui --port $(PORT) $(if $(AUTOMATION),--automation)
 
 check-defs: venv
 	$(BIN)/dg check defs

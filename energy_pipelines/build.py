@@ -17,6 +17,8 @@ from energy_pipelines.catalog import Catalog, default_catalog
 from energy_pipelines.governance.dagster_specs import apply_governance, graph_deps
 from energy_pipelines.portal.dagster import portal_definitions
 from energy_pipelines.governance.lineage import Effective
+from energy_pipelines.ops.alerts import alert_sensors
+from energy_pipelines.ops.celery import scale_out
 from energy_pipelines.resources import Platform, Portal
 from energy_pipelines.settings import CATALOG_DIR, Settings, load_settings
 from energy_pipelines.storage.io_manager import ParquetIOManager
@@ -41,21 +43,25 @@ def build_defs(settings: Settings | None = None, catalog_dir: Path | str = CATAL
     settings = settings or load_settings()
     catalog = default_catalog(str(catalog_dir))
     data, lineage = build_data_assets(catalog, settings)
-    ref = publication.DefinitionsRef()
-    assets = [*data, *publication.build_publication_assets(catalog, lineage, ref)]
+    data_checks = checks.build_checks(data, catalog, settings)
     resources = {
         "platform": Platform.from_settings(settings),
         "portal": Portal.from_settings(settings),
         "parquet_io": ParquetIOManager(home=str(settings.home), catalog_dir=str(catalog_dir)),
         **(resource_overrides or {}),
     }
+    # the publication's quality gate reads the data assets with their checks: that graph is complete
+    # before any publication asset exists, so it is handed to them (nothing filled in afterwards)
+    data_defs = dg.Definitions(assets=data, asset_checks=data_checks, resources=resources)
+    assets = [*data, *publication.build_publication_assets(catalog, lineage, data_defs)]
+    executor, jobs = scale_out(settings, automation.jobs(assets))  # Celery when ENERGY_PIPELINES_EXECUTOR=celery
     pipeline = dg.Definitions(
         assets=assets,
-        asset_checks=checks.build_checks(data, catalog, settings),
-        jobs=automation.jobs(assets),
+        asset_checks=data_checks,
+        jobs=jobs,
+        executor=executor,
         schedules=automation.schedules(assets),
-        sensors=automation.sensors(assets),
+        sensors=[*automation.sensors(assets, settings), *alert_sensors(catalog, settings)],
         resources=resources,
     )
-    ref.defs = dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))
-    return ref.defs
+    return dg.Definitions.merge(pipeline, portal_definitions(catalog, lineage, graph_deps(data)))

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from energy_pipelines.settings import CATALOG_DIR
+
+M = TypeVar("M", bound=BaseModel)
 
 Layer = Literal["raw", "anon", "core", "hybrid", "out"]
 Access = Literal["open", "restricted", "closed"]
@@ -259,6 +261,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: overriding its keys is the point
+                continue
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -283,12 +287,31 @@ def read_yaml(path: Path) -> Any:
 _read_yaml = read_yaml
 
 
-def _explain(path: Path, exc: ValidationError) -> CatalogError:
+def _explain(path: Path, exc: ValidationError, error: type[CatalogError] = CatalogError) -> CatalogError:
     lines = []
     for err in exc.errors():
         where = ".".join(str(part) for part in err["loc"]) or "(file)"
         lines.append(f"field '{where}': {err['msg']}")
-    return CatalogError(f"{path}: " + "; ".join(lines))
+    return error(f"{path}: " + "; ".join(lines))
+
+
+def load_model(path: Path | str, model: type[M], error: type[CatalogError] = CatalogError) -> M:
+    """A settings file under assets_config/ (use-case parameters, secrecy rules...) parsed by its
+    pydantic model: duplicate keys refused, unknown fields refused by the model, and every error
+    names the file and the field."""
+    path = Path(path)
+    try:
+        data = read_yaml(path)
+    except CatalogError as exc:
+        raise error(str(exc)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(path, exc, error) from None
 
 
 def _load_registry(path: Path, model: type[BaseModel]) -> dict[str, Any]:

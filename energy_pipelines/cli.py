@@ -13,16 +13,21 @@ Dates are Paris calendar days; `--to` is exclusive.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from energy_pipelines.clock import PARIS, UTC, paris_day_bounds
-from energy_pipelines.settings import PROJECT_ROOT, Settings, SettingsError, export_dagster_home, load_settings
+from energy_pipelines.settings import (
+    PROJECT_ROOT,
+    Settings,
+    SettingsError,
+    export_dagster_home,
+    export_for_child,
+    load_settings,
+)
 
 
 def _paris_midnight(day: str) -> datetime:
@@ -50,8 +55,13 @@ def dagster_home(settings: Settings) -> Path:
 def _instance(settings):
     import dagster as dg
 
+    from energy_pipelines.orphan_runs import fail_orphaned_runs
+
     dagster_home(settings)
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id in fail_orphaned_runs(instance):
+        print(f"note: run {run_id} was left STARTED by a process that is gone: marked failed")
+    return instance
 
 
 def _extend_start(settings: Settings, start: datetime) -> Settings:
@@ -59,8 +69,9 @@ def _extend_start(settings: Settings, start: datetime) -> Settings:
     if start >= settings.partitions_start:
         return settings
     day = start.astimezone(PARIS).strftime("%Y-%m-%d")
-    print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
-          "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
+    if day != f"{settings.partitions_start:%Y-%m-%d}":  # same day: only its first Paris hour, not worth a note
+        print(f"note: partitions start moved from {settings.partitions_start:%Y-%m-%d} to {day} for this run "
+              "(set ENERGY_PIPELINES_PARTITIONS_START to keep it)")
     return settings.with_(partitions_start=day)
 
 
@@ -74,14 +85,17 @@ def partition_keys_within(pdef, start: datetime, end: datetime) -> list[str]:
 
 
 def materialize(selection, start: datetime, end: datetime, *, instance=None, quiet: bool = False,
-                settings: Settings | None = None):
+                settings: Settings | None = None, command: str = "materialize", report=None):
     """Materialise the selected assets over [start, end) as one run; returns the run result.
 
     `selection`: comma-separated asset names / Dagster selection clauses, or a list of AssetKeys.
+    The run is tagged with what it does (`runs.run_tags`) and belongs to the code location, so the
+    UI names it and shows it on its timeline. `report` (console.RunReport) follows its progress.
     """
     import dagster as dg
 
     from energy_pipelines.build import build_defs
+    from energy_pipelines.runs import execute, run_tags
 
     settings = _extend_start(settings or load_settings(), start)
     defs = build_defs(settings)
@@ -106,50 +120,47 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
     if len(partitions) != 1:
         raise SystemExit("error: the selection mixes partitionings; select assets of one partitioning per run")
     (pdef,) = partitions
-    tags = {}
+    from energy_pipelines.orphan_runs import owner_tags
+
+    tags, window_keys = owner_tags(), []
     if pdef is not None:
         window_keys = partition_keys_within(pdef, start, end)
         if not window_keys:
             raise SystemExit(f"error: no partition of {sorted(k.to_user_string() for k in keys)} in "
                              f"[{start.isoformat()}, {end.isoformat()})")
-        tags = {"dagster/asset_partition_range_start": window_keys[0],
-                "dagster/asset_partition_range_end": window_keys[-1]}
+        tags.update({"dagster/asset_partition_range_start": window_keys[0],
+                     "dagster/asset_partition_range_end": window_keys[-1]})
         if not quiet:
             print(f"materialising {len(keys)} asset(s) over {len(window_keys)} partition(s) "
                   f"{window_keys[0]} .. {window_keys[-1]} as one run")
-    assets = [a for a in defs.assets or []] + list(defs.asset_checks or [])
-    return dg.materialize(
-        assets,
-        selection=dg.AssetSelection.assets(*keys),
-        instance=instance or _instance(settings),
-        resources=defs.resources,
-        tags=tags,
-        raise_on_error=False,
-        # the console logger prints every event at DEBUG: a year is ~10^5 lines; keep what people read
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    tags.update(run_tags(command, keys, start, end, settings.mode, window_keys))
+    if report is not None:
+        report.run_starts(len(keys) * max(len(window_keys), 1))
+    result = execute(
+        [*(defs.assets or []), *(defs.asset_checks or [])], defs.resources, keys,
+        instance=instance or _instance(settings), tags=tags,
+        # the console logger prints every event at DEBUG: a year is ~10^5 lines; with a progress bar
+        # shown, only warnings (skips, failed checks, errors) are worth a line of their own
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING" if report else "INFO"}}}},
+        on_event=report.on_event if report is not None else None,
     )
+    if report is not None:
+        report.run_ends(result)
+    return result
 
 
 def _cmd_materialize(args) -> int:
-    result = materialize(args.selection, _paris_midnight(args.start), _paris_midnight(args.end))
-    _print_run(result)
+    from energy_pipelines.console import RunReport
+
+    start, end = _paris_midnight(args.start), _paris_midnight(args.end)
+    with RunReport() as report:
+        result = materialize(args.selection, start, end, report=report)
+    report.print_summary()
     return 0 if result.success else 1
 
 
-def _print_run(result) -> None:
-    from collections import Counter
-
-    counts = Counter(e.asset_key.to_user_string() for e in result.get_asset_materialization_events())
-    print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
-    for asset, n in sorted(counts.items()):
-        print(f"  {asset}: {n} partition(s) materialised")
-    failed = Counter((e.asset_key.to_user_string(), e.check_name, e.severity.value)
-                     for e in result.get_asset_check_evaluations() if not e.passed)
-    for (asset, check, severity), n in sorted(failed.items()):
-        print(f"  check failed: {asset} {check} ({severity}) on {n} partition(s)")
-
-
-def demo_batches(defs, start: datetime, end: datetime, only: set[str] | None = None) -> list[tuple[list, object]]:
+def demo_batches(defs, start: datetime, end: datetime, report=None,
+                 only: set[str] | None = None) -> list[tuple[list, object]]:
     """Every asset (or those named in `only`) in dependency order, cut into runs of one partitioning each.
 
     Consecutive assets (in topological order) that share a partitions definition run together,
@@ -166,17 +177,30 @@ def demo_batches(defs, start: datetime, end: datetime, only: set[str] | None = N
             batches[-1][0].append(key)
         else:
             batches.append(([key], pdef))
-    runnable = []
+    runnable, skipped = [], {}
     for keys, pdef in batches:
         if pdef is not None and not partition_keys_within(pdef, start, end):
-            print(f"  (skipped: {len(keys)} asset(s) whose partitions - e.g. whole months - end after the window)")
+            skipped.setdefault(_partitioning(pdef), []).extend(k.to_user_string() for k in keys)
             continue
         runnable.append((keys, pdef))
+    for partitioning, names in skipped.items():
+        what = f"{len(names)} {partitioning} asset(s), no whole partition ends inside the window: {', '.join(names)}"
+        if report is not None:
+            report.skip(what)
+        else:
+            print(f"  skipped: {what}")
     return runnable
+
+
+def _partitioning(pdef) -> str:
+    cron = getattr(pdef, "cron_schedule", None)
+    return {"0 0 1 1 *": "yearly", "0 0 1 * *": "monthly", "0 0 * * 1": "weekly",
+            "0 0 * * *": "daily"}.get(cron, cron or type(pdef).__name__)
 
 
 def _cmd_demo(args) -> int:
     from energy_pipelines.build import build_defs
+    from energy_pipelines.console import RunReport
 
     settings = load_settings()
     now = datetime.now(UTC)
@@ -185,16 +209,22 @@ def _cmd_demo(args) -> int:
     print(f"energy_pipelines demo: mode={settings.mode}, data root {settings.home}, "
           f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC")
     instance = _instance(settings)
-    ok = True
-    for keys, _ in demo_batches(build_defs(settings), start, end):
-        result = materialize(keys, start, end, instance=instance, settings=settings)
-        _print_run(result)
-        ok &= result.success
-    for step in USE_CASE_STEPS:
-        ok &= _run_use_case_step(step, settings, instance)
+    with RunReport() as report:
+        defs = build_defs(settings)
+        stepped = {d for step in USE_CASE_STEPS for d in step.datasets}  # run over their own windows below
+        recent = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} - stepped
+        batches = [(settings, start, end, keys, pdef)
+                   for keys, pdef in demo_batches(defs, start, end, report, only=recent)]
+        batches += _use_case_batches(settings, report)
+        report.plan(sum(len(keys) * max(len(partition_keys_within(pdef, lo, hi)) if pdef else 1, 1)
+                        for _, lo, hi, keys, pdef in batches))
+        for run_settings, lo, hi, keys, _ in batches:
+            materialize(keys, lo, hi, instance=instance, settings=run_settings, quiet=True, command="demo",
+                        report=report)
+    report.print_summary(by_layer=True)  # ~60 assets: one row per layer keeps it on one screen
     _write_pages(settings)
     _print_outputs(settings)
-    return 0 if ok else 1
+    return 0 if all(ok for _, ok in report.runs) else 1
 
 
 @dataclass(frozen=True)
@@ -235,19 +265,18 @@ USE_CASE_STEPS = (
 )
 
 
-def _run_use_case_step(step: DemoStep, settings: Settings, instance) -> bool:
+def _use_case_batches(settings: Settings, report=None) -> list[tuple]:
+    """(settings, start, end, keys, partitions) of each run of USE_CASE_STEPS, in order."""
     from energy_pipelines.build import build_defs
 
-    print(f"\n{step.label}")
-    ok = True
-    for first, last in step.windows:
-        start, end = _paris_midnight(first), _paris_midnight(last)
-        run_settings = _extend_start(settings, start)
-        for keys, _ in demo_batches(build_defs(run_settings), start, end, only=set(step.datasets)):
-            result = materialize(keys, start, end, instance=instance, settings=run_settings, quiet=True)
-            _print_run(result)
-            ok &= result.success
-    return ok
+    out = []
+    for step in USE_CASE_STEPS:
+        for first, last in step.windows:
+            start, end = _paris_midnight(first), _paris_midnight(last)
+            run_settings = _extend_start(settings, start)
+            out += [(run_settings, start, end, keys, pdef) for keys, pdef in
+                    demo_batches(build_defs(run_settings), start, end, report, only=set(step.datasets))]
+    return out
 
 
 # datasets whose rows are HTML pages: written as files the demo's reader opens with no server
@@ -276,7 +305,7 @@ def _print_outputs(settings) -> None:
     print("\noutputs:")
     print(f"  Parquet   {settings.warehouse_dir}/<dataset>/date=YYYY-MM-DD/part.parquet")
     print(f"  DuckDB    {settings.warehouse_db}   e.g.")
-    print(f"            {Path(sys.executable).with_name('energy-pipelines')} sql \"select datetime_local, consommation_mw, green_share_pct "
+    print(f"            {venv_command()} sql \"select datetime_local, consommation_mw, green_share_pct "
           "from core_rte__eco2mix_regional order by datetime_utc desc limit 5\"")
     print(f"  landing   {settings.landing_dir}")
     print(f"  charts and Data Docs  {settings.reports_dir}")
@@ -286,8 +315,21 @@ def _print_outputs(settings) -> None:
     print(f"    UC1 region and EPCI dashboards  {pages / 'out_uc1__dashboards' / 'index.html'}")
     print(f"    UC4 one page per lycée          {pages / 'out_patrimoine__building_reports'}/<building_id>.html")
     print(f"    UC5 operation dashboard         {pages / 'out_acc__dashboard' / '2025.html'}")
-    print("\nDagster UI:  make ui   (or: DAGSTER_HOME=%s .venv/bin/dagster dev -w workspace.yaml)"
-          % settings.local_dagster_home)
+    print(f"\nDagster UI:  make ui   (or: {venv_command()} ui --port 3000)")
+
+
+def venv_command(executable: str | None = None, cwd: Path | None = None) -> str:
+    """How to call this CLI from where the user is: bare if on PATH, else the venv's path (relative if below)."""
+    import shutil
+
+    command = Path(executable or sys.executable).with_name("energy-pipelines")
+    on_path = shutil.which("energy-pipelines")
+    if on_path and Path(on_path).resolve() == command.resolve():
+        return "energy-pipelines"
+    try:
+        return str(command.relative_to(cwd or Path.cwd()))
+    except ValueError:
+        return str(command)
 
 
 def _cmd_datasets(args) -> int:
@@ -337,16 +379,19 @@ def _cmd_sql(args) -> int:
 
 
 def _cmd_ui(args) -> int:
-    dagster_home(load_settings())
+    settings = load_settings()
+    dagster_home(settings)
     dagster = Path(sys.executable).with_name("dagster")
-    os.execv(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-                            "-h", args.host, "-p", str(args.port)])
+    # looking at the results should not start publishing: the sensor stays off unless asked
+    env = export_for_child(settings, automation="running" if args.automation else "stopped")
+    print(f"Dagster UI on http://{args.host}:{args.port} (publication sensor "
+          f"{'on' if args.automation else 'off: --automation to turn it on'}); Ctrl-C stops it")
+    os.execve(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                             "-h", args.host, "-p", str(args.port)], env)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.getLogger("dagster").setLevel(logging.INFO)  # run events at DEBUG would drown the output
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="energy-pipelines", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -372,8 +417,24 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this data root")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    p.add_argument("--automation", action="store_true",
+                   help="start with the publication sensor on (default: off, the UI only shows and launches)")
     p.set_defaults(func=_cmd_ui)
-    args = parser.parse_args(argv)
+    from energy_pipelines.forecasting.cli import add_parser as add_backtest_parser
+    from energy_pipelines.ops import add_parsers as add_ops_parsers  # serve, ... (energy_pipelines/ops)
+    from energy_pipelines.portal.cli import add_parser as add_access_parser
+
+    add_access_parser(sub)
+    add_backtest_parser(sub)
+    add_ops_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from energy_pipelines.console import quiet_libraries
+
+    quiet_libraries()
+    args = build_parser().parse_args(argv)
     from energy_pipelines.catalog import CatalogError
 
     try:

@@ -72,11 +72,30 @@ class Settings(BaseSettings):
     datasud_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
         "DATASUD_API_KEY", "ENERGY_PIPELINES_DATASUD_API_KEY"))
     pseudonymisation_key: SecretStr | None = None
-    alert_webhook: str | None = None
+    alert_webhook: SecretStr | None = Field(default=None, description="URL alerts are POSTed to (may hold a token)")
     max_landing_file_mb: float = Field(default=256.0, gt=0, description="larger landing files are refused")
     uc2_sensor_interval_s: int = Field(default=30, ge=5)
     uc2_sensor: Literal["running", "stopped"] = "stopped"
+    # the publication sensor's state when the instance has none stored (`energy-pipelines ui` stops it
+    # unless asked, so looking at the demo does not publish)
+    automation: Literal["running", "stopped"] = "running"
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
+    # Dagster's own bookkeeping (issue 12): events written in batches, and one "planned" event per
+    # asset for a range run instead of one per partition (a year of half-hours is 17,520 partitions)
+    dagster_event_batch_size: int = Field(default=1000, ge=0, validation_alias=AliasChoices(
+        "DAGSTER_EVENT_BATCH_SIZE", "ENERGY_PIPELINES_DAGSTER_EVENT_BATCH_SIZE"))
+    dagster_plan_partition_subsets: bool = Field(default=True, validation_alias=AliasChoices(
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "ENERGY_PIPELINES_DAGSTER_PLAN_PARTITION_SUBSETS"))
+    # The production instance (deploy/dagster.yaml) reads DAGSTER_PG_* itself; `serve` fills the
+    # defaults in for its children and creates the database when missing.
+    executor: Literal["default", "celery"] = Field(
+        default="default", description="celery: run steps on Celery workers (deploy/celery.yaml, two queues)")
+    dagster_pg_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("DAGSTER_PG_HOST"))
+    dagster_pg_port: int = Field(default=5432, gt=0, lt=65536, validation_alias=AliasChoices("DAGSTER_PG_PORT"))
+    dagster_pg_user: str = Field(default="postgres", validation_alias=AliasChoices("DAGSTER_PG_USER"))
+    dagster_pg_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("DAGSTER_PG_PASSWORD"))
+    dagster_pg_db: str = Field(default="energy_pipelines_dagster", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+                               validation_alias=AliasChoices("DAGSTER_PG_DB"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -103,7 +122,7 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form") from None
 
-    @field_validator("mode", "publish_target", "uc2_sensor", mode="before")
+    @field_validator("mode", "publish_target", "uc2_sensor", "automation", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -169,9 +188,12 @@ def _explain(exc: ValidationError) -> SettingsError:
             lines.append(err["msg"].removeprefix("Value error, "))
             continue
         variable = {"datasud_url": "DATASUD_URL", "datasud_api_key": "DATASUD_API_KEY",
-                    "dagster_home": "DAGSTER_HOME"}.get(field, "ENERGY_PIPELINES_" + field.upper().replace(".", "__"))
+                    "dagster_home": "DAGSTER_HOME", "dagster_event_batch_size": "DAGSTER_EVENT_BATCH_SIZE",
+                    "dagster_plan_partition_subsets": "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"}.get(field, "ENERGY_PIPELINES_" + field.upper().replace(".", "__"))
+        if field.upper().startswith(("DAGSTER_", "DATASUD_")) or field.startswith("dagster_pg_"):  # the tool's own name
+            variable = field.upper()
         value = err.get("input")
-        shown = "" if "key" in field or isinstance(value, dict) else f"={value!r}"
+        shown = "" if "key" in field or "password" in field or "webhook" in field or isinstance(value, dict) else f"={value!r}"
         lines.append(f"{variable}{shown}: {err['msg'].removeprefix('Value error, ')}")
     return SettingsError("; ".join(lines))
 
@@ -188,11 +210,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def export_dagster_home(settings: Settings) -> Path:
-    """Point Dagster (which reads DAGSTER_HOME itself) at the settings' instance folder."""
+    """Point Dagster (which reads DAGSTER_HOME and its tuning variables itself, from the environment)
+    at the settings' instance folder and bookkeeping; child processes (webserver, daemon, code
+    server, run workers) inherit both."""
     home = settings.local_dagster_home
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
+    export_dagster_tuning(settings)
     return home
+
+
+def export_dagster_tuning(settings: Settings) -> None:
+    """Event batching and partition-subset planning for every run this process starts or serves.
+    Trade-off (Dagster's): with subset planning, the partitions of a failed range run show as
+    missing rather than failed; the run itself is failed and says which step broke."""
+    os.environ["DAGSTER_EVENT_BATCH_SIZE"] = str(settings.dagster_event_batch_size)
+    os.environ["DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"] = "true" if settings.dagster_plan_partition_subsets \
+        else "false"
 
 
 def export_for_child(settings: Settings, **changes: str) -> dict[str, str]:

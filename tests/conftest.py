@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +21,11 @@ def _find_realdata() -> Path:
 
 
 REALDATA = _find_realdata()
+
+# Every test process runs Dagster as production does (settings.export_dagster_tuning): batched event
+# writes and one planned event per asset for range runs; a test that needs otherwise says so.
+os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
+os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 
 def require_service(available: bool, reason: str) -> None:

@@ -22,18 +22,16 @@ import importlib
 import inspect
 import typing
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from energy_pipelines.assets.common import figures_metadata, scoped_metadata, window_of
 from energy_pipelines.assets.factory import asset_kwargs
-from energy_pipelines.catalog import Catalog, CatalogError, DatasetSpec, DerivedInput
+from energy_pipelines.catalog import Catalog, CatalogError, DatasetSpec, DerivedInput, load_model
 from energy_pipelines.clock import PARIS_NAME, Window
 from energy_pipelines.reporting.charts import chart_metadata
 from energy_pipelines.resources import Platform
@@ -63,18 +61,6 @@ def load_transform(path: str):
     if not callable(fn):
         raise AttributeError(f"{module_name} has no function {function_name!r}")
     return fn
-
-
-def load_params(path: Path, model: type[BaseModel]) -> BaseModel:
-    """A use-case settings file parsed by its model; errors name the file and the field."""
-    from energy_pipelines.catalog import read_yaml
-
-    data = read_yaml(path)
-    try:
-        return model.model_validate(data or {})
-    except ValidationError as exc:
-        problems = "; ".join(f"field '{'.'.join(map(str, e['loc'])) or '(file)'}': {e['msg']}" for e in exc.errors())
-        raise CatalogError(f"{path}: {problems}") from None
 
 
 def _mapping(inp: DerivedInput, spec: DatasetSpec, upstream: DatasetSpec) -> dg.PartitionMapping | None:
@@ -130,7 +116,7 @@ def build_derived_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog)
     except (ImportError, AttributeError) as exc:
         raise TransformError(f"{_where(spec, catalog)}: {exc}") from None
     wanted, model = _signature(spec, catalog, fn)
-    params = load_params(catalog.directory / derive.params, model) if model is not None else None
+    params = load_model(catalog.directory / derive.params, model) if model is not None else None
     ins = {}
     for name, inp in derive.inputs.items():
         if inp.dataset not in catalog:

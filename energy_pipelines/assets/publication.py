@@ -23,6 +23,9 @@ from energy_pipelines.resources import Platform, Portal
 
 GROUP = "publication"
 MANIFEST = ".published.json"  # what was last published from this staging folder: name -> sha256
+# metadata key saying what a publication run did: new files uploaded, nothing changed, or no data at all
+PUBLICATION_STATUS = "publication_status"
+PUBLISHED, UNCHANGED, EMPTY = "published", "unchanged", "empty"
 
 
 def publication_key(dataset: str) -> dg.AssetKey:
@@ -49,23 +52,9 @@ WHEN_PRODUCT_CHANGES = (
 ).with_label("when the product changes")
 
 
-class DefinitionsRef:
-    """The Definitions the publication assets belong to, set once build_defs() has made them.
-
-    The quality gate needs the whole asset graph (checks of every upstream asset); a step
-    context only carries it when run from a code location, not under `materialize()`.
-    """
-
-    defs: dg.Definitions | None = None
-
-    def graph(self):
-        if self.defs is None:
-            raise RuntimeError("publication assets used outside build_defs(): no asset graph to gate on")
-        return self.defs.resolve_asset_graph()
-
-
 def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
-                            ref: DefinitionsRef) -> dg.AssetsDefinition:
+                            data_defs: dg.Definitions) -> dg.AssetsDefinition:
+    """`data_defs`: the data assets with their checks, which the quality gate reads."""
     decision = decide(eff, catalog)
 
     @dg.asset(
@@ -78,22 +67,27 @@ def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
         description=f"Publishes {spec.id} to DataSud ({decision.reason}).",
         metadata={"policy": decision.reason, "product": spec.id},
         automation_condition=WHEN_PRODUCT_CHANGES,
+        # a product with no data publishes nothing: the step succeeds without a materialisation
+        output_required=False,
     )
-    def _publish(context: dg.AssetExecutionContext, platform: Platform, portal: Portal) -> dg.MaterializeResult:
+    def _publish(context: dg.AssetExecutionContext, platform: Platform, portal: Portal):
         verdict = decide(eff, catalog)
         if not verdict.allowed:
             raise dg.Failure(description=verdict.reason,
                              metadata={"responsible_upstream": list(eff.access_from + eff.personal_from
                                                                     + eff.commercial_from)})
         if not platform.store.files(spec.id):
-            context.log.info("%s holds no data yet: nothing to publish", spec.id)
-            return dg.MaterializeResult(metadata={"target": portal.target, "outcome": verdict.outcome,
-                                                  "published": False, "reason": "the product holds no data yet"})
+            reason = f"{spec.id} holds no data yet: nothing published"
+            context.log.warning("skipped %s: %s", context.asset_key.to_user_string(), reason)
+            # no materialisation (the asset stays unmaterialised in the UI); the observation keeps the reason
+            yield dg.AssetObservation(asset_key=context.asset_key, metadata={
+                PUBLICATION_STATUS: EMPTY, "reason": reason, "target": portal.target, "outcome": verdict.outcome})
+            return
         staging = Path(platform.home) / "publication" / spec.id
         files = export_product(spec, platform.store, staging, parquet_metadata(eff, catalog))
         manifest_path = staging / MANIFEST
         previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-        graph = ref.graph()
+        graph = data_defs.resolve_asset_graph()
         held_back = {}
         for f in files:
             if previous.get(f.resource.name) == f.sha256:
@@ -121,6 +115,7 @@ def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
         context.log.info("%s: uploaded %d file(s), %d unchanged, %d held back", spec.id, len(report.uploaded),
                          len(report.unchanged), len(held_back))
         meta = {
+            PUBLICATION_STATUS: PUBLISHED if report.uploaded else UNCHANGED,
             "target": portal.target, "outcome": verdict.outcome, "organisation": verdict.organisation,
             "uploaded": dg.MetadataValue.json(report.uploaded), "unchanged": len(report.unchanged),
             "held_back": dg.MetadataValue.json(held_back), "files": len(publishable),
@@ -130,12 +125,12 @@ def build_publication_asset(spec: DatasetSpec, eff: Effective, catalog: Catalog,
         if held_back:
             raise dg.Failure(description=f"{len(held_back)} file(s) of {spec.id} held back by failing blocking "
                                          f"checks; the rest is published", metadata=meta)
-        return dg.MaterializeResult(metadata=meta)
+        yield dg.MaterializeResult(metadata=meta)
 
     return _publish
 
 
 def build_publication_assets(catalog: Catalog, lineage: dict[str, Effective],
-                             ref: DefinitionsRef) -> list[dg.AssetsDefinition]:
-    return [build_publication_asset(catalog[d], lineage[d], catalog, ref)
+                             data_defs: dg.Definitions) -> list[dg.AssetsDefinition]:
+    return [build_publication_asset(catalog[d], lineage[d], catalog, data_defs)
             for d in sorted(lineage) if catalog[d].publish]

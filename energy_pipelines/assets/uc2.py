@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
+from energy_pipelines.clock import PARIS_NAME
 from energy_pipelines.reporting import charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
@@ -30,6 +30,7 @@ from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.transforms import anonymise as anon
 from energy_pipelines.transforms import forecasting, green_signal, usage
 from energy_pipelines.transforms.common import REJECT_COLUMNS, missing_half_hours
+from energy_pipelines.transforms.uc2_params import load_uc2_params
 
 UTC = timezone.utc
 HALF_HOUR = timedelta(minutes=30)
@@ -61,11 +62,6 @@ MODEL_ID = "prophet-flat-daily-weekly+residual-ar1/v1"
 DAILY_CRON = "20 0 * * *"
 MONTHLY_CRON = "40 0 1 * *"
 WEEKLY_CRON = "0 3 * * 1"
-
-
-def uc2_config(catalog: Catalog) -> dict:
-    path = Path(catalog.directory) / "uc2" / "settings.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def thresholds_of(catalog: Catalog) -> pd.DataFrame:
@@ -121,27 +117,26 @@ def _empty_rejects() -> pd.DataFrame:
 
 
 def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefinition]:
-    cfg = uc2_config(catalog)
-    k_min = int(cfg.get("anonymisation", {}).get("k_min_users", 5))
-    lookback_days = int(cfg.get("anonymisation", {}).get("lookback_days", 7))
-    rules = anon.QualiChargeRules.from_config(cfg.get("qualicharge"))
-    fc = {"history_days": 28, "horizon_hours": 48, "backtest_hours": 48, "transform": "log1p",
-          "correction_window_steps": 6, **cfg.get("forecast", {})}
-    seasonal_days = int(cfg.get("seasonal_history", {}).get("days", 365))
-    disclosure = cfg.get("disclosure", {})
-    k_points = int(disclosure.get("k_min_charge_points", 5))
-    min_stations = int(disclosure.get("min_stations", 2))
-    readings = cfg.get("signal", {})
+    params = load_uc2_params(catalog.directory)
+    k_min = params.anonymisation.k_min_users
+    lookback_days = params.anonymisation.lookback_days
+    rules = anon.QualiChargeRules(**params.qualicharge.model_dump())
+    fc = params.forecast.model_dump()
+    seasonal_days = params.seasonal_history.days
+    k_points = params.disclosure.k_min_charge_points
+    min_stations = params.disclosure.min_stations
+    readings = params.signal
     thresholds = thresholds_of(catalog)
-    tx_source = catalog[RAW_TX].source
+    # every input carrying badge ids: one of them live makes the secret key required
+    personal_sources = [catalog[RAW_TX].source, catalog[RAW_HISTORY].source]
     lookback = dg.TimeWindowPartitionMapping(start_offset=-lookback_days * 48, allow_nonexistent_upstream_partitions=True)
     # every reading of the sessions open in the half-hour: back to their start, and forward to the
     # readings already delivered after it (a re-run settles energy awaiting a later reading)
     readings_window = dg.TimeWindowPartitionMapping(
-        start_offset=-int(readings.get("lookback_days", 7)) * 48, end_offset=int(readings.get("lookahead_days", 7)) * 48,
+        start_offset=-readings.lookback_days * 48, end_offset=readings.lookahead_days * 48,
         allow_nonexistent_upstream_partitions=True)
     # OCPP notifies status changes only: the state of a quiet charge point comes from before
-    status_window = dg.TimeWindowPartitionMapping(start_offset=-int(readings.get("status_lookback_days", 7)) * 48,
+    status_window = dg.TimeWindowPartitionMapping(start_offset=-readings.status_lookback_days * 48,
                                                   allow_nonexistent_upstream_partitions=True)
 
     # -- sessions ---------------------------------------------------------------------------
@@ -153,9 +148,9 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def anon_spie__charging_sessions(context: dg.AssetExecutionContext, platform: Platform, tx: pd.DataFrame,
                                      history: pd.DataFrame, stations: pd.DataFrame) -> TableWithRejects:
         start, end = window_of(context)
-        mode = platform.source_mode(tx_source.id, tx_source.mode)
+        modes = {src.id: platform.source_mode(src.id, src.mode) for src in personal_sources}
         try:
-            p = anon.pseudonymiser_for(mode)
+            p = anon.pseudonymiser_for(modes, platform.pseudonymisation_key())
         except anon.PseudonymisationKeyError as exc:
             raise dg.Failure(description=str(exc)) from None
         register = green_signal.latest_register(stations)
@@ -259,7 +254,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
 
     # -- usage ---------------------------------------------------------------------------------
 
-    daily_auto = dg.AutomationCondition.on_cron(DAILY_CRON, "Europe/Paris")
+    daily_auto = dg.AutomationCondition.on_cron(DAILY_CRON, PARIS_NAME)
 
     @dg.asset(**asset_kwargs(catalog[USAGE_DAILY], settings, catalog), automation_condition=daily_auto,
               ins={"signal": dg.AssetIn(SIGNAL), "sessions": dg.AssetIn(SESSIONS)})
@@ -288,7 +283,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         return TableWithRejects(data=data, metadata=figures)
 
     @dg.asset(**asset_kwargs(catalog[OPEN_USAGE], settings, catalog),
-              automation_condition=dg.AutomationCondition.on_cron(MONTHLY_CRON, "Europe/Paris"),
+              automation_condition=dg.AutomationCondition.on_cron(MONTHLY_CRON, PARIS_NAME),
               ins={"daily": dg.AssetIn(USAGE_DAILY), "sessions": dg.AssetIn(SESSIONS),
                    "typology": dg.AssetIn(RAW_TYPOLOGY)})
     def out_uc2__charging_usage(context: dg.AssetExecutionContext, platform: Platform, daily: pd.DataFrame,
@@ -332,7 +327,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     # -- history and forecast -----------------------------------------------------------------
 
     @dg.asset(**asset_kwargs(catalog[SEASONAL], settings, catalog), deps=[SIGNAL],
-              automation_condition=dg.AutomationCondition.on_cron(WEEKLY_CRON, "Europe/Paris"),
+              automation_condition=dg.AutomationCondition.on_cron(WEEKLY_CRON, PARIS_NAME),
               ins={"enedis_history": dg.AssetIn(RAW_ENEDIS_HISTORY)})
     def hybrid__green_signal_seasonal_history(context: dg.AssetExecutionContext, platform: Platform,
                                               enedis_history: pd.DataFrame) -> TableWithRejects:
@@ -467,6 +462,7 @@ def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame,
         "mean_backtest_prophet_only_skill": _mean(node_metrics, "backtest_prophet_only_skill"),
         "mean_backtest_brier_skill": _mean(node_metrics, "backtest_brier_skill"),
         "reference": "seasonal naive: same half-hour 7 days before; skill = 1 - RMSE/RMSE_ref (log1p scale)",
+        "brier_reference": "climatology: base rate of green at the same half-hour over the training window",
         "per_node": node_metrics,
     }
     return data, metrics

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.reporting import charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
@@ -71,7 +72,7 @@ def _rejects(frame: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def _local(times: pd.Series, resolution: str = "halfhour") -> pd.Series:
-    local = pd.to_datetime(times, utc=True).dt.tz_convert("Europe/Paris")
+    local = pd.to_datetime(times, utc=True).dt.tz_convert(PARIS)
     if resolution == "halfhour":
         return local.map(lambda t: t.isoformat())
     return local.dt.strftime(LOCAL_FORMAT[resolution])
@@ -98,7 +99,7 @@ def balance_chart(frame: pd.DataFrame, names: dict[str, str], title: str) -> byt
     fig, axes, _ = _small_multiples(territories, names)
     for ax, territory in zip(axes, territories, strict=False):
         data = frame[frame["territory_id"] == territory].set_index("datetime_utc").sort_index()
-        data.index = data.index.tz_convert("Europe/Paris")
+        data.index = data.index.tz_convert(PARIS)
         data = data[["consumption_kwh", "production_kwh", "self_consumed_kwh"]].astype(float)
         if (data.index.max() - data.index.min()) > pd.Timedelta(days=10):
             data = data.resample("1D").sum()
@@ -120,7 +121,7 @@ def rates_chart(frame: pd.DataFrame, names: dict[str, str], title: str) -> bytes
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for territory, data in frame.groupby("territory_id"):
         data = data.sort_values("period_start_utc")
-        x = data["period_start_utc"].dt.tz_convert("Europe/Paris")
+        x = data["period_start_utc"].dt.tz_convert(PARIS)
         ax.plot(x, data["self_production_rate_pct"], lw=1, marker="." if len(data) < 60 else None,
                 label=names.get(territory, territory))
     ax.set_ylabel("self-production rate (%)", fontsize=8)
@@ -138,9 +139,9 @@ def forecast_chart(history: pd.DataFrame, issued: pd.DataFrame, names: dict[str,
         past = history[history["territory_id"] == territory].sort_values("datetime_utc").tail(24 * 7)
         ahead = issued[issued["territory_id"] == territory]
         for variable, color in (("consumption_kwh", "tab:blue"), ("production_kwh", "tab:orange")):
-            ax.plot(past["datetime_utc"].dt.tz_convert("Europe/Paris"), past[variable], lw=0.8, color=color)
+            ax.plot(past["datetime_utc"].dt.tz_convert(PARIS), past[variable], lw=0.8, color=color)
             f = ahead[ahead["variable"] == variable].sort_values("target_utc")
-            x = f["target_utc"].dt.tz_convert("Europe/Paris")
+            x = f["target_utc"].dt.tz_convert(PARIS)
             ax.plot(x, f["yhat"], lw=0.8, ls="--", color=color, label=f"{variable.split('_')[0]} forecast")
             ax.fill_between(x, f["yhat_lower"], f["yhat_upper"], alpha=0.2, color=color)
         _panel(ax, names.get(territory, territory), "kWh/h")
@@ -500,7 +501,7 @@ def _temperature(store, catalog: Catalog, weather: str | None, window, communes)
 
 def issue_times(start, end) -> list[pd.Timestamp]:
     """The end of each Paris day of [start, end) (a daily-partition window): when its forecast is issued."""
-    days = pd.date_range(pd.Timestamp(start).tz_convert("Europe/Paris"), pd.Timestamp(end).tz_convert("Europe/Paris"),
+    days = pd.date_range(pd.Timestamp(start).tz_convert(PARIS), pd.Timestamp(end).tz_convert(PARIS),
                          freq="D", inclusive="right")
     return [d.tz_convert("UTC") for d in days]
 

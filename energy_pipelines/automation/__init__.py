@@ -8,6 +8,7 @@ from datetime import timedelta, timezone
 import dagster as dg
 
 from energy_pipelines.partitions import half_hour_key
+from energy_pipelines.settings import Settings
 
 HALFHOURLY_JOB = "halfhourly_job"
 # RTE publishes its real-time regional figures with some delay: ask for the half-hour that
@@ -15,13 +16,15 @@ HALFHOURLY_JOB = "halfhourly_job"
 RTE_LAG = timedelta(hours=1)
 RTE_CHAIN = ("raw_rte__eco2mix_regional", "core_rte__eco2mix_regional", "out_rte__eco2mix_regional")
 
-# Publication follows the products: each `datasud/*` asset runs when its product changed.
-publication_sensor = dg.AutomationConditionSensorDefinition(
-    "publication_on_product_change",
-    target=dg.AssetSelection.groups("publication"),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
-)
+
+def publication_sensor(status: str = "running") -> dg.AutomationConditionSensorDefinition:
+    """Publication follows the products: each `datasud/*` asset runs when its product changed."""
+    return dg.AutomationConditionSensorDefinition(
+        "publication_on_product_change",
+        target=dg.AssetSelection.groups("publication"),
+        default_status=dg.DefaultSensorStatus.RUNNING if status == "running" else dg.DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=60,
+    )
 
 
 def _half_hourly_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
@@ -59,6 +62,6 @@ def schedules(assets: Sequence[dg.AssetsDefinition]) -> list:
     return [rte_eco2mix_halfhourly]
 
 
-def sensors(assets: Sequence[dg.AssetsDefinition]) -> list:
+def sensors(assets: Sequence[dg.AssetsDefinition], settings: Settings) -> list:
     from energy_pipelines.automation.landing_sensor import landing_sensors  # UC2: landing zone -> half-hourly runs
-    return [*landing_sensors(assets), publication_sensor]
+    return [*landing_sensors(assets, settings), publication_sensor(settings.automation)]

@@ -48,6 +48,7 @@ import duckdb
 import pyarrow as pa
 
 from energy_pipelines.resources import Platform
+from energy_pipelines.settings import Settings
 from energy_pipelines.sources.delimited import slot_of_file
 
 UTC = timezone.utc
@@ -69,10 +70,6 @@ CURSOR_DAYS = 10
 SLOT_FMT = "%Y%m%dT%H%MZ"  # cursor entries: the UTC start of the half-hour (keys may carry a +0100 suffix)
 MAX_RUNS_PER_TICK = 96
 SCAN_MARGIN_NS = 60 * 10**9  # a file written while the previous scan ran is looked at again
-# A deployment may start the landing sensor switched on and poll faster (the tick benchmark does)
-SENSOR_INTERVAL_S = int(os.environ.get("ENERGY_PIPELINES_UC2_SENSOR_INTERVAL_S", "30"))
-SENSOR_DEFAULT_STATUS = (dg.DefaultSensorStatus.RUNNING if os.environ.get("ENERGY_PIPELINES_UC2_SENSOR") == "running"
-                         else dg.DefaultSensorStatus.STOPPED)
 
 
 def _scan(landing_root: Path) -> dict[datetime, dict[str, tuple[str, int, int]]]:
@@ -291,7 +288,9 @@ def _uc2_selection(assets: Sequence[dg.AssetsDefinition], names: Sequence[str]) 
     return [dg.AssetKey(n) for n in names if dg.AssetKey(n) in present]
 
 
-def landing_sensors(assets: Sequence[dg.AssetsDefinition]) -> list:
+def landing_sensors(assets: Sequence[dg.AssetsDefinition], settings: Settings) -> list:
+    """A deployment may start the landing sensor switched on and poll faster (settings.uc2_sensor*;
+    the tick benchmark does)."""
     chain = _uc2_selection(assets, CHAIN)
     if not chain:
         return []
@@ -301,8 +300,9 @@ def landing_sensors(assets: Sequence[dg.AssetsDefinition]) -> list:
         description="UC2: the whole chain of one half-hour (SPIE, Enedis, RTE -> sessions, signal, open signal).",
         tags={"uc2/chain": "halfhourly"})
 
-    @dg.sensor(name="uc2_landing_sensor", job=job, minimum_interval_seconds=SENSOR_INTERVAL_S,
-               default_status=SENSOR_DEFAULT_STATUS,
+    @dg.sensor(name="uc2_landing_sensor", job=job, minimum_interval_seconds=settings.uc2_sensor_interval_s,
+               default_status=(dg.DefaultSensorStatus.RUNNING if settings.uc2_sensor == "running"
+                               else dg.DefaultSensorStatus.STOPPED),
                description="One run per half-hour once its SPIE and Enedis files are in the landing zone; "
                            "again when a late input arrives (RTE's figures, readings that settle energy).")
     def uc2_landing_sensor(context: dg.SensorEvaluationContext, platform: Platform):

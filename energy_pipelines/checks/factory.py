@@ -161,6 +161,43 @@ def emit(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, check_n
     yield dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
 
 
+TOP_REASONS = 5
+
+
+def _ranked(counts: dict[str, int | None]) -> list[tuple[str, int | None]]:
+    return sorted(counts.items(), key=lambda kv: (-(kv[1] or 0), kv[0]))
+
+
+def why(counts: dict[str, int | None], unit: str = "row(s)", limit: int = TOP_REASONS) -> str:
+    """The top reasons with their counts, most frequent first: `a (12 row(s)), b (3 row(s)) and 2 more`.
+    A count of None (a rule on the whole table) names the reason alone."""
+    ranked = _ranked(counts)
+    text = ", ".join(reason + (f" ({n} {unit})" if n is not None else "") for reason, n in ranked[:limit])
+    return text + (f" and {len(ranked) - limit} more" if len(ranked) > limit else "")
+
+
+def why_markdown(counts: dict[str, int], header: str, unit: str = "rows") -> dg.MetadataValue:
+    """The same reasons as a table the check's page shows as it is (no JSON pop-up)."""
+    lines = [f"| {header} | {unit} |", "|---|---:|"]
+    lines += [f"| {str(r).replace('|', chr(92) + '|')} | {'whole table' if n is None else n} |"
+              for r, n in _ranked(counts)[:MAX_LISTED]]
+    return dg.MetadataValue.md("\n".join(lines) + "\n")
+
+
+def _rule_counts(failures, rows_of=None) -> dict[str, int | None]:
+    """Failing rows per rule (None for a rule on the whole table)."""
+    counts = {}
+    for o in failures:
+        label = f"{o.severity} {o.rule}" + (f": {o.description}" if o.description else "")
+        if rows_of is not None and o.rows is not None:
+            counts[label] = int(rows_of(o))
+        elif o.unexpected_count is not None:
+            counts[label] = int(o.unexpected_count)
+        else:
+            counts[label] = None
+    return counts
+
+
 def _md_table(frame: pd.DataFrame, limit: int = SAMPLE_ROWS) -> str:
     if frame.empty:
         return "_none_"
@@ -193,11 +230,13 @@ def _expectations_verdicts(outcome, scope: Scope, spec: DatasetSpec, page: Path 
     if page is not None:
         links = {"data_docs": dg.MetadataValue.path(str(page)), "data_docs_url": dg.MetadataValue.url(page.as_uri())}
     failed = outcome.failures
+    counts = _rule_counts(failed)
     overall = Verdict(
         passed=outcome.success,
         severity=SEVERITY.get(severity, dg.AssetCheckSeverity.WARN),
-        description=(f"{verdict_of(severity)}: " + ", ".join(o.rule for o in failed[:MAX_LISTED])) if failed else None,
+        description=f"{verdict_of(severity)}: {why(counts)}" if failed else None,
         metadata={
+            **({"why": why_markdown(counts, "failed expectation")} if failed else {}),
             "verdict": dg.MetadataValue.text(verdict_of(severity)),
             "rows": dg.MetadataValue.int(len(outcome.frame)),
             "window": dg.MetadataValue.text(scope.label),
@@ -219,9 +258,10 @@ def _expectations_verdicts(outcome, scope: Scope, spec: DatasetSpec, page: Path 
         hits = table_level + [o for o, parts in row_level if i in parts]
         failing = {o.severity for o in hits if o.failing}
         sev = "critical" if "critical" in failing else ("warning" if failing else None)
+        counts = _rule_counts(hits, rows_of=lambda o: np.sum(part_of_row[o.rows] == i))
         return Verdict(
             passed=sev is None, severity=SEVERITY.get(sev, dg.AssetCheckSeverity.WARN),
-            description=(f"{verdict_of(sev)}: " + ", ".join(o.rule for o in hits[:MAX_LISTED])) if hits else None,
+            description=f"{verdict_of(sev)}: {why(counts)}" if hits else None,
             metadata={"verdict": dg.MetadataValue.text(verdict_of(sev)),
                       "rows": dg.MetadataValue.int(int(rows_per_part[i])),
                       "failed_rules": dg.MetadataValue.json([o.rule for o in hits]), **links})
@@ -294,9 +334,10 @@ def build_rejects_check(asset_key: dg.AssetKey, spec: DatasetSpec,
                                          "in `warehouse.duckdb`"),
             "path": dg.MetadataValue.path(str(platform.store.dataset_dir(spec.rejects_id))),
         }
+        if not q.passed:
+            meta["why"] = why_markdown(q.by_reason, "reason")
         overall = Verdict(passed=q.passed, metadata=meta,
-                          description=None if q.passed else f"{q.rows} row(s) quarantined: "
-                          + ", ".join(f"{k} ({v})" for k, v in list(q.by_reason.items())[:5]))
+                          description=None if q.passed else f"{q.rows} row(s) quarantined: {why(q.by_reason)}")
         per_key = None
         if scope.per_partition:
             part = scope.assign(frame["partition_start_utc"]) if len(frame) else np.array([], dtype=int)
@@ -306,7 +347,8 @@ def build_rejects_check(asset_key: dg.AssetKey, spec: DatasetSpec,
                 mine = kinds[part == i]
                 counts = {str(k): int(v) for k, v in mine.value_counts().items()}
                 return Verdict(passed=not counts, metadata={"rejected_rows": dg.MetadataValue.int(len(mine)),
-                                                            "rejects_by_reason": dg.MetadataValue.json(counts)})
+                                                            "rejects_by_reason": dg.MetadataValue.json(counts)},
+                               description=f"{len(mine)} row(s) quarantined: {why(counts)}" if counts else None)
         yield from emit(context, asset_key, REJECTS, False, scope, overall, per_key)
 
     return _rejects
@@ -352,7 +394,9 @@ def build_completeness_check(asset_key: dg.AssetKey, spec: DatasetSpec, suite: S
         if scope.per_partition:
             def per_key(i: int) -> Verdict:
                 lacking = c.missing_in_window.get(scope.windows[i][0], [])
-                return Verdict(passed=not lacking, metadata={
+                return Verdict(passed=not lacking, description=None if not lacking else (
+                    f"{len(lacking)} series without this half-hour: " + ", ".join(map(str, lacking[:TOP_REASONS]))
+                    + (f" and {len(lacking) - TOP_REASONS} more" if len(lacking) > TOP_REASONS else "")), metadata={
                     "series_missing": dg.MetadataValue.json(lacking[:MAX_LISTED]),
                     "paris_day": dg.MetadataValue.text(scope.windows[i][0].astimezone(rules.PARIS).date().isoformat())})
         yield from emit(context, asset_key, COMPLETENESS, False, scope, overall, per_key)
@@ -376,8 +420,28 @@ def latest_time(platform: Platform, spec: DatasetSpec) -> pd.Timestamp | None:
     return pd.Timestamp(max(values)) if values else None
 
 
+def freshness_max_age(suite: Suite) -> timedelta:
+    """The dataset's freshness limit (its suite's `freshness.max_age_minutes`, default 60)."""
+    return timedelta(minutes=float(suite.option("freshness").get("max_age_minutes", 60)))
+
+
+def has_freshness(spec: DatasetSpec, suite: Suite) -> bool:
+    """Half-hourly datasets with a time column are watched for freshness unless their suite disables it."""
+    return spec.partitioning == "half_hourly" and spec.time_column is not None and suite.enabled("freshness")
+
+
+def age_text(age: timedelta) -> str:
+    """`2 h 30 min`, `3 days 4 h`: what a person reads, not a raw timedelta or minute count."""
+    minutes = int(age.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days > 1 else ''}" + (f" {hours} h" if hours else "")
+    return (f"{hours} h" + (f" {mins} min" if mins else "")) if hours else f"{mins} min"
+
+
 def build_freshness_check(asset_key: dg.AssetKey, spec: DatasetSpec, suite: Suite, clock: Clock) -> dg.AssetChecksDefinition:
-    max_age = timedelta(minutes=float(suite.option("freshness").get("max_age_minutes", 60)))
+    max_age = freshness_max_age(suite)
 
     @dg.asset_check(
         asset=asset_key, name=FRESHNESS, blocking=False,
@@ -399,7 +463,8 @@ def build_freshness_check(asset_key: dg.AssetKey, spec: DatasetSpec, suite: Suit
             })
         description = None if f.passed else (
             "no rows stored" if f.latest is None else
-            f"stale: latest half-hour ended {round(f.age.total_seconds() / 60)} min ago (max {max_age.total_seconds() / 60:g})")
+            f"stale: the latest half-hour stored ended {age_text(f.age)} ago (allowed: {age_text(max_age)}); "
+            f"latest {f.latest.astimezone(rules.PARIS):%Y-%m-%d %H:%M} Paris")
         yield dg.AssetCheckResult(passed=f.passed, severity=dg.AssetCheckSeverity.WARN, metadata=meta,
                                   description=description)
 
@@ -419,7 +484,7 @@ def checks_for(asset_key: dg.AssetKey, spec: DatasetSpec, suite: Suite,
         half_hourly = spec.partitioning == "half_hourly" and spec.time_column is not None
         if half_hourly and spec.write_mode == "replace" and suite.enabled("completeness"):
             out.append(build_completeness_check(asset_key, spec, suite, partitions_def))
-        if half_hourly and suite.enabled("freshness"):
+        if has_freshness(spec, suite):
             out.append(build_freshness_check(asset_key, spec, suite, clock))
     return out
 

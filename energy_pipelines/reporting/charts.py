@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from energy_pipelines.clock import PARIS  # noqa: E402
 from energy_pipelines.storage.atomic import write_bytes_atomic  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def chart_metadata(reports_dir: Path, dataset: str, name: str, window, png: byte
 def time_series(frame: pd.DataFrame, time_column: str, series: dict[str, str], title: str,
                 secondary: dict[str, str] | None = None, max_points: int = 2000) -> bytes:
     """Lines over Paris time; long windows are resampled to daily means to stay readable."""
-    data = frame.set_index(pd.to_datetime(frame[time_column], utc=True).dt.tz_convert("Europe/Paris"))
+    data = frame.set_index(pd.to_datetime(frame[time_column], utc=True).dt.tz_convert(PARIS))
     cols = list(series) + list(secondary or {})
     data = data[cols].astype(float)
     if len(data) > max_points:

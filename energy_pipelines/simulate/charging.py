@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.simulate.hautes_alpes import COMMUNES
 
 UTC = timezone.utc
-PARIS = "Europe/Paris"
 SEED = 2025
 OPERATOR_PREFIX = "FRS05"  # eMI3/AFIREV operator id of the SyMEnergie05 network (sample)
 EPOCH = date(2020, 1, 1)

@@ -25,16 +25,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.simulate import weather
 from energy_pipelines.territories import Commune, all_communes, default_territories
 
 UTC = timezone.utc
-PARIS = ZoneInfo("Europe/Paris")
 # département -> (lat, lon, temperature offset against the coastal reference, °C)
 DEPARTEMENTS = {"04": (44.1, 6.2, -3.0), "05": (44.6, 6.3, -5.0), "06": (43.8, 7.1, 0.0),
                 "13": (43.5, 5.2, 0.3), "83": (43.4, 6.2, -0.3), "84": (44.0, 5.1, -0.5)}

@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.simulate import paca_mix
 from energy_pipelines.simulate.enedis_communes import load_shape, paris_day_files
 from energy_pipelines.sources.enedis_open import FIELDS
@@ -73,7 +74,7 @@ def _curves(values: np.ndarray, sites: int, secret: bool, local: pd.DatetimeInde
 def export(dataset: str, times: pd.DatetimeIndex) -> str:
     """The rows of one Enedis dataset for `times` (UTC half-hour starts), as a ';' CSV export."""
     mix = paca_mix.mix(times)
-    local = times.tz_convert("Europe/Paris")
+    local = times.tz_convert(PARIS)
     from energy_pipelines.simulate import weather
 
     temp = weather.temperature_c(times)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.simulate import weather
 from energy_pipelines.simulate.charging import Network, _ended_slots, _missing_slots, network, slot_file_name
 from energy_pipelines.simulate.hautes_alpes import NODES, GridNode
@@ -38,7 +39,7 @@ SEASONS = {12: "hiver", 1: "hiver", 2: "hiver", 3: "printemps", 4: "printemps", 
 
 
 def _ski_season(times: pd.DatetimeIndex) -> np.ndarray:
-    local = times.tz_convert("Europe/Paris")
+    local = times.tz_convert(PARIS)
     md = np.asarray(local.month * 100 + local.day)
     winter = (md >= 1220) | (md <= 410)
     summer = (md >= 701) & (md <= 831)
@@ -48,7 +49,7 @@ def _ski_season(times: pd.DatetimeIndex) -> np.ndarray:
 
 def node_series(times: pd.DatetimeIndex, nodes: tuple[GridNode, ...] = NODES) -> pd.DataFrame:
     """Production and consumption (Wh per half-hour) of each node at each UTC half-hour start."""
-    local = times.tz_convert("Europe/Paris")
+    local = times.tz_convert(PARIS)
     hour = np.asarray(local.hour + local.minute / 60 + 0.25, dtype=float)
     doy = weather.day_of_year(times)
     daily = (0.80 + 0.13 * np.exp(-((hour - 12.5) / 3.5) ** 2) + 0.20 * np.exp(-((hour - 19.5) / 2.2) ** 2)
@@ -98,7 +99,7 @@ def station_signal(times: pd.DatetimeIndex, net: Network | None = None) -> pd.Da
 
 
 def _to_csv(frame: pd.DataFrame) -> str:
-    local = pd.DatetimeIndex(frame["datetime_utc"]).tz_convert("Europe/Paris")
+    local = pd.DatetimeIndex(frame["datetime_utc"]).tz_convert(PARIS)
     out = frame.assign(horodate=[t.isoformat() for t in local])
     out["production_enr_wh"] = out["production_enr_wh"].astype("int64")
     out["consommation_wh"] = out["consommation_wh"].astype("int64")
@@ -120,7 +121,7 @@ def write_signal(landing, start: datetime, end: datetime, *, now: datetime | Non
 
 def seasonal_medians(signal: pd.DataFrame) -> pd.DataFrame:
     """Median ratio per station, season, day type and local half-hour (the "cold" signal)."""
-    local = pd.DatetimeIndex(signal["datetime_utc"]).tz_convert("Europe/Paris")
+    local = pd.DatetimeIndex(signal["datetime_utc"]).tz_convert(PARIS)
     frame = signal.assign(saison=pd.Series(local.month).map(SEASONS).to_numpy(),
                           type_jour=np.where(np.asarray(local.dayofweek) >= 5, "week-end", "ouvre"),
                           heure_locale=local.strftime("%H:%M"))
@@ -136,8 +137,8 @@ def write_history(landing, start: datetime, end: datetime, *, now: datetime | No
     name = f"{HISTORY_PREFIX}_{year}.csv"
     if year < 2020 or (landing.dir / name).exists():
         return []
-    y0 = pd.Timestamp(f"{year}-01-01", tz="Europe/Paris").tz_convert(UTC)
-    y1 = pd.Timestamp(f"{year + 1}-01-01", tz="Europe/Paris").tz_convert(UTC)
+    y0 = pd.Timestamp(f"{year}-01-01", tz=PARIS).tz_convert(UTC)
+    y1 = pd.Timestamp(f"{year + 1}-01-01", tz=PARIS).tz_convert(UTC)
     times = pd.date_range(y0, y1, freq="30min", inclusive="left")
     net = net or network()
     nodes = node_series(times)

@@ -7,6 +7,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
+
 EPOCH = pd.Timestamp("2000-01-01", tz="UTC")
 
 
@@ -46,7 +48,7 @@ def temperature_c(times: pd.DatetimeIndex, mean_c: float = 15.5, seasonal_amp: f
                   daily_amp: float = 4.0, seed: str = "temp") -> np.ndarray:
     """Air temperature (°C) of a Mediterranean coastal climate, warmest late July, 15:00 local."""
     doy = day_of_year(times)
-    local_hour = np.asarray(times.tz_convert("Europe/Paris").hour + times.minute / 60, dtype=float)
+    local_hour = np.asarray(times.tz_convert(PARIS).hour + times.minute / 60, dtype=float)
     seasonal = mean_c - seasonal_amp * np.cos(2 * np.pi * (doy - 20) / 365.25)
     daily = daily_amp * np.cos(2 * np.pi * (local_hour - 15) / 24)
     return seasonal + daily + 2.5 * smooth_noise(times, seed)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.sources.base import FetchContext, FileRead, SourceAdapter, reject_frame
 from energy_pipelines.sources.buildings_common import paris_midnight
 from energy_pipelines.sources.delimited import first_reason, read_delimited, reject_rows
@@ -65,7 +66,7 @@ class SchoolCalendarAdapter(SourceAdapter):
         rejects += reject_rows(frame, bad, reason, FIELDS, when=start.where(start.notna()))
         ok = ~bad
         one_day = ok & (end == start)
-        end = end.where(~one_day, paris_midnight(start.dt.tz_convert("Europe/Paris").dt.tz_localize(None).dt.normalize()
+        end = end.where(~one_day, paris_midnight(start.dt.tz_convert(PARIS).dt.tz_localize(None).dt.normalize()
                                                  + pd.Timedelta(days=1)))
         out = pd.DataFrame({
             "datetime_utc": start[ok], "description": frame.loc[ok, "description"],

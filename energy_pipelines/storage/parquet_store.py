@@ -85,6 +85,18 @@ def _in_window(times: pa.ChunkedArray | pa.Array, start: datetime, end: datetime
     return pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
 
 
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` (created if missing) for the block, across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class ParquetStore:
     def __init__(self, root: Path | str):
         self.root = Path(root)
@@ -117,16 +129,8 @@ class ParquetStore:
         base = self.dataset_dir(dataset)
         return str(base / WHOLE_FILE) if (base / WHOLE_FILE).exists() else str(base / "date=*" / "*.parquet")
 
-    @contextmanager
-    def lock(self, dataset: str) -> Iterator[None]:
-        base = self.dataset_dir(dataset)
-        base.mkdir(parents=True, exist_ok=True)
-        with open(base / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def lock(self, dataset: str):
+        return exclusive_lock(self.dataset_dir(dataset) / ".lock")
 
     # -- writing ---------------------------------------------------------------------------
 

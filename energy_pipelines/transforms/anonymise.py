@@ -1,9 +1,9 @@
 """Personal data out of the charging sessions: keyed pseudonyms, QualiCharge rules, small-group suppression.
 
 - Pseudonyms are HMAC-SHA256(key, "<domain>:<value>") truncated to 128 bits (32 hex digits). The key
-  comes from the environment (`ENERGY_PIPELINES_PSEUDONYMISATION_KEY`, at least 32 characters).
-  Sample mode may fall back to the documented public demo key `SAMPLE_DEMO_KEY` (simulated badges
-  only); live mode refuses to run without a key. The key is never logged, put in metadata or in an
+  comes from the settings (`ENERGY_PIPELINES_PSEUDONYMISATION_KEY`, at least 32 characters).
+  A step whose inputs are all simulated may fall back to the documented public demo key
+  `SAMPLE_DEMO_KEY`; one live input makes the key required. The key is never logged, put in metadata or in an
   error message; `key_id` (an HMAC of a constant) tells two keys apart without revealing them.
   A keyed pseudonym is still personal data (CNIL): it only allows linking sessions of one badge.
 - Sessions are rebuilt from the OCPP log (StartTransaction + StopTransaction of one transaction)
@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.transforms.common import REJECT_COLUMNS
 
 KEY_ENV = "ENERGY_PIPELINES_PSEUDONYMISATION_KEY"
@@ -69,19 +69,21 @@ class Pseudonymiser:
         return [self.one(v, domain) for v in values]
 
 
-def pseudonymiser_for(mode: str, environ: Mapping[str, str] | None = None) -> Pseudonymiser:
-    env = os.environ if environ is None else environ
-    key = env.get(KEY_ENV, "")
+def pseudonymiser_for(input_modes: Mapping[str, str], key: str | None) -> Pseudonymiser:
+    """The pseudonymiser of one anonymising step, given the mode of each of its inputs (source id ->
+    sample/live) and the configured key. The public demo key is allowed only when every input is
+    simulated: one live input (a per-source override cannot hide it) requires the secret key."""
     if key:
         if len(key) < MIN_KEY_LENGTH:
             raise PseudonymisationKeyError(
                 f"{KEY_ENV} is too short ({len(key)} characters, at least {MIN_KEY_LENGTH} required)")
         return Pseudonymiser(key.encode(), source="environment")
-    if mode == "sample":
+    live = sorted(source for source, mode in input_modes.items() if mode != "sample")
+    if not live:
         return Pseudonymiser(SAMPLE_DEMO_KEY.encode(), source="sample demo key (public; simulated data only)")
     raise PseudonymisationKeyError(
-        f"{KEY_ENV} is not set: live mode refuses to pseudonymise real badge ids without a secret key "
-        f"(set it in the environment of the code location, at least {MIN_KEY_LENGTH} characters)")
+        f"{KEY_ENV} is not set: live input ({', '.join(live)}) refuses to be pseudonymised without a secret "
+        f"key (set it in the environment of the code location, at least {MIN_KEY_LENGTH} characters)")
 
 
 # -- sessions -------------------------------------------------------------------------------
@@ -152,10 +154,6 @@ class QualiChargeRules:
     zero_duration_max_kwh: float = 1.0
     max_sessions_per_day: int = 60
 
-    @classmethod
-    def from_config(cls, config: Mapping | None) -> QualiChargeRules:
-        return cls(**{k: v for k, v in (config or {}).items() if k in cls.__dataclass_fields__})
-
 
 def _overlaps(sessions: pd.DataFrame) -> pd.Series:
     """True for a session that starts before the end of the last kept session of its charge point."""
@@ -206,7 +204,7 @@ def qualicharge_check(sessions: pd.DataFrame, power_kw: Mapping[str, float],
         fail(overlap.reindex(s.index, fill_value=False), "overlaps an earlier session on the same charge point")
     ok = reason == ""
     if ok.any():
-        day = s.loc[ok, "start_utc"].dt.tz_convert("Europe/Paris").dt.date
+        day = s.loc[ok, "start_utc"].dt.tz_convert(PARIS).dt.date
         rank = s[ok].assign(_day=day).groupby(["id_pdc_itinerance", "_day"])["start_utc"].rank(method="first")
         fail((rank > rules.max_sessions_per_day).reindex(s.index, fill_value=False),
              f"more than {rules.max_sessions_per_day} sessions on the charge point that day")

@@ -28,8 +28,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from energy_pipelines.catalog import load_model
 from energy_pipelines.clock import PARIS_NAME
 
 CONSUMPTION = "consumption"
@@ -282,11 +283,17 @@ def _period_reasons(frame: pd.DataFrame) -> list[str | None]:
 
 # -- what-if: added PV capacity ----------------------------------------------------------------
 
-@dataclass(frozen=True)
-class PvScenario:
+class PvScenario(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
-    added_mwp: float | None = None
-    added_share_of_installed: float | None = None
+    added_mwp: float | None = Field(None, ge=0)  # 0: the baseline
+    added_share_of_installed: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _exactly_one_size(self) -> PvScenario:
+        if (self.added_mwp is None) == (self.added_share_of_installed is None):
+            raise ValueError(f"scenario {self.id!r} sets exactly one of added_mwp / added_share_of_installed")
+        return self
 
     def added_kwp(self, installed_kwp: float) -> float:
         if self.added_mwp is not None:
@@ -294,17 +301,20 @@ class PvScenario:
         return float(self.added_share_of_installed or 0.0) * installed_kwp
 
 
+class WhatIfScenarios(BaseModel):
+    """assets_config/uc3/what_if.yaml."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    scenarios: list[PvScenario] = []
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> WhatIfScenarios:
+        if len({s.id for s in self.scenarios}) != len(self.scenarios):
+            raise ValueError("scenario ids must be unique")
+        return self
+
+
 def load_scenarios(path: Path | str) -> list[PvScenario]:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    out = []
-    for entry in data.get("scenarios", []):
-        scenario = PvScenario(**entry)
-        if (scenario.added_mwp is None) == (scenario.added_share_of_installed is None):
-            raise ValueError(f"{path}: scenario {scenario.id!r} sets exactly one of added_mwp / added_share_of_installed")
-        out.append(scenario)
-    if len({s.id for s in out}) != len(out):
-        raise ValueError(f"{path}: scenario ids must be unique")
-    return out
+    return load_model(path, WhatIfScenarios).scenarios
 
 
 def pv_what_if(balance: pd.DataFrame, scenarios: Sequence[PvScenario], resolution: str = "year") -> pd.DataFrame:

@@ -18,7 +18,8 @@ Method (`forecast`):
 
 `skill = 1 - RMSE(model) / RMSE(reference)`; the reference is the seasonal naive forecast
 (the value one season earlier: 7 days for half-hourly charging signals, DOMAIN.md UC2).
-P(y >= threshold) assumes Gaussian errors on the fitted scale.
+P(y >= threshold) assumes Gaussian errors on the fitted scale; its Brier skill is measured against
+climatology (`forecasting.scores`: the base rate at the same half-hour over the training window).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from energy_pipelines.forecasting import scores
 
 for _name in ("prophet", "cmdstanpy", "prophet.plot"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -48,17 +51,9 @@ def _inverse(y: np.ndarray, kind: str | None) -> np.ndarray:
     return np.expm1(y) if kind == "log1p" else y
 
 
-def seasonal_naive(series: pd.Series, season: pd.Timedelta) -> pd.Series:
-    """The value one season earlier, aligned on the series' own (UTC) index."""
-    shifted = series.copy()
-    shifted.index = shifted.index + season
-    return shifted.reindex(series.index)
-
-
-def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = ~(np.isnan(a) | np.isnan(b))
-    return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2))) if ok.any() else float("nan")
+# one definition of the scores for the whole platform (forecasting.scores)
+seasonal_naive = scores.lagged
+rmse = scores.rmse
 
 
 def skill_score(y: np.ndarray, yhat: np.ndarray, yref: np.ndarray) -> dict:
@@ -66,8 +61,7 @@ def skill_score(y: np.ndarray, yhat: np.ndarray, yref: np.ndarray) -> dict:
     y, yhat, yref = (np.asarray(v, float) for v in (y, yhat, yref))
     ok = ~(np.isnan(y) | np.isnan(yhat) | np.isnan(yref))
     r_model, r_ref = rmse(y[ok], yhat[ok]), rmse(y[ok], yref[ok])
-    skill = 1 - r_model / r_ref if ok.any() and r_ref > 0 else float("nan")
-    return {"n": int(ok.sum()), "rmse_model": r_model, "rmse_reference": r_ref, "skill": skill}
+    return {"n": int(ok.sum()), "rmse_model": r_model, "rmse_reference": r_ref, "skill": scores.skill(r_model, r_ref)}
 
 
 def prob_exceed(yhat: np.ndarray, sigma: np.ndarray, threshold: float) -> np.ndarray:
@@ -143,13 +137,15 @@ def forecast(history: pd.Series, horizon_steps: int, *, step: pd.Timedelta = pd.
         if threshold is not None:
             th = _transform(np.array([threshold], float), transform)[0]
             p = prob_exceed(yhat_t, np.full(len(yhat_t), backtest_sigma), th)
-            hit = (truth >= th).astype(float)
-            naive_p = (ref >= th).astype(float)
-            ok = ~(np.isnan(truth) | np.isnan(ref))
-            brier = float(np.mean((p[ok] - hit[ok]) ** 2)) if ok.any() else float("nan")
-            brier_ref = float(np.mean((naive_p[ok] - hit[ok]) ** 2)) if ok.any() else float("nan")
-            metrics.update({"backtest_brier": brier, "backtest_brier_reference": brier_ref,
-                            "backtest_brier_skill": 1 - brier / brier_ref if brier_ref > 0 else float("nan")})
+            hit = np.where(np.isnan(truth), np.nan, (truth >= th).astype(float))
+            # the reference is climatology: the base rate at the same half-hour over the training window
+            past = _transform(train.to_numpy(dtype=float), transform)
+            base_rate = scores.climatology(train.index, np.where(np.isnan(past), np.nan, (past >= th).astype(float)),
+                                           test.index)
+            brier = scores.brier_skill(p, hit, base_rate)
+            metrics.update({"backtest_brier": brier["brier"], "backtest_brier_reference": brier["brier_reference"],
+                            "backtest_brier_reference_kind": "climatology (base rate per half-hour, training window)",
+                            "backtest_brier_skill": brier["brier_skill"]})
     horizon = pd.date_range(history.index[-1] + step, periods=horizon_steps, freq=step)
     yhat, base, phi, sd = _one_origin(history, horizon, **kwargs)
     h = np.arange(1, horizon_steps + 1)

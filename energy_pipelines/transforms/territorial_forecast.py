@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from energy_pipelines.clock import PARIS
 from energy_pipelines.simulate.weather import solar_elevation_sin
 from energy_pipelines.transforms.forecasting import skill_score
 
-PARIS = "Europe/Paris"
 SEASON_H = 168
 VARIABLES = ("consumption_kwh", "production_kwh", "self_production_rate_pct")
 

@@ -105,3 +105,29 @@ def test_catalogue_errors_are_one_line_without_a_traceback(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "core_rte__eco2mix_regional.yaml: field 'layer'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("file, edit, message", [
+    ("uc2/settings.yaml", ("k_min_users: 5", "k_min_user: 5"),
+     r"uc2/settings\.yaml: field 'anonymisation\.k_min_user': Extra inputs are not permitted"),
+    ("uc2/settings.yaml", ("k_min_charge_points: 5", "k_min_charge_points: five"),
+     r"uc2/settings\.yaml: field 'disclosure\.k_min_charge_points': Input should be a valid integer"),
+    ("uc2/settings.yaml", ("min_stations: 2", "min_stations: 1"),
+     r"uc2/settings\.yaml: field 'disclosure\.min_stations': Input should be greater than or equal to 2"),
+    ("uc3/what_if.yaml", ("{id: double_pv, added_share_of_installed: 1.0}", "{id: double_pv}"),
+     r"uc3/what_if\.yaml: field 'scenarios\.2': Value error, scenario 'double_pv' sets exactly one of"),
+    ("uc3/what_if.yaml", ("{id: plus_50_mwp, added_mwp: 50}", "{id: plus_10_mwp, added_mwp: 50}"),
+     r"uc3/what_if\.yaml: field '\(file\)': Value error, scenario ids must be unique"),
+])
+def test_use_case_settings_errors_name_the_file_and_the_field(tmp_path, file, edit, message):
+    """A typo in a use-case settings file was silently replaced by the default (raw `.get()`)."""
+    from energy_pipelines.build import build_data_assets
+    from energy_pipelines.settings import load_settings
+
+    copy = _catalog_copy(tmp_path)
+    path = copy / file
+    text = path.read_text(encoding="utf-8")
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1]), encoding="utf-8")
+    with pytest.raises(CatalogError, match=message):
+        build_data_assets(load_catalog(copy), load_settings())

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from energy_pipelines.storage import ParquetStore
 
@@ -71,3 +72,51 @@ def test_concurrent_writers_of_one_dataset_lose_nothing(tmp_path):
     assert len(stored) == 8 and stored["datetime_utc"].is_unique
     assert sorted(stored["value"].unique()) == [0.0, 1.0, 2.0, 3.0]
     assert pd.Timestamp(T0) in set(stored["datetime_utc"]) and pd.Timestamp(T0 + timedelta(hours=3, minutes=30)) in set(stored["datetime_utc"])
+
+
+CLI_RUN = """
+import sys
+from energy_pipelines import cli
+sys.exit(cli.main(["materialize", "raw_rte__eco2mix_regional,core_rte__eco2mix_regional",
+                   "--from", "2024-01-01", "--to", "2024-01-11"]))
+"""
+
+
+@pytest.mark.slow
+def test_a_cli_run_killed_with_kill_9_is_marked_failed_by_the_next_invocation(tmp_path):
+    """Dagster's run monitoring cannot check in-process runs: without the sweep the run stays STARTED."""
+    import dagster as dg
+
+    from energy_pipelines import cli
+    from energy_pipelines.settings import load_settings
+
+    env = {**os.environ, "ENERGY_PIPELINES_HOME": str(tmp_path / "home"), "ENERGY_PIPELINES_MODE": "sample",
+           "ENERGY_PIPELINES_PARTITIONS_START": "2024-01-01"}
+    env.pop("DAGSTER_HOME", None)
+    victim = subprocess.Popen([sys.executable, "-c", CLI_RUN], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    settings = load_settings(env)
+    instance = dg.DagsterInstance.from_config(str(cli.dagster_home(settings)))
+    deadline = time.monotonic() + 300
+    started = []
+    while not started and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.5)
+        started = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    assert started, "the CLI run never showed as STARTED"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    (run,) = started
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED  # left behind
+    assert run.tags["energy_pipelines/pid"] == str(victim.pid)
+
+    os.environ.pop("DAGSTER_HOME", None)
+    try:
+        swept = cli._instance(settings)
+    finally:
+        os.environ.pop("DAGSTER_HOME", None)
+    assert swept.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    failure = swept.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    assert f"its process {victim.pid}" in failure[-1].event_log_entry.dagster_event.message
+    # a live run of this host is not touched: this process's own tags are alive
+    from energy_pipelines.orphan_runs import fail_orphaned_runs
+    assert fail_orphaned_runs(swept) == []

@@ -40,3 +40,24 @@ def test_each_partition_of_a_range_run_gets_its_own_row_count(settings):
     raw_rows = {m.partition: m.metadata["dagster/row_count"].value
                 for m in result.asset_materializations_for_node("raw_rte__eco2mix_regional")}
     assert raw_rows[f"{DAY}-03:30"] == 0 and raw_rows[f"{DAY}-12:00"] == 1
+
+
+def test_a_cli_range_run_plans_each_asset_once_not_once_per_partition(settings, monkeypatch):
+    """Issue 12: Dagster's bookkeeping at its floor. With partition-subset planning a day of half-hours
+    writes one ASSET_MATERIALIZATION_PLANNED event per asset instead of 48 (17,520 for a year)."""
+    from energy_pipelines import cli
+
+    for variable in ("DAGSTER_HOME", "DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"):
+        monkeypatch.setenv(variable, "")  # restored after the test: the CLI exports its own values
+        monkeypatch.delenv(variable)
+    start, end = paris_day_bounds(DAY)
+    result = cli.materialize("raw_rte__eco2mix_regional,core_rte__eco2mix_regional", start, end,
+                             settings=settings, quiet=True)
+    assert result.success
+    instance = dg.DagsterInstance.get()
+    planned = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+                                           limit=1000).records
+    assert sorted(r.event_log_entry.dagster_event.asset_key.to_user_string() for r in planned) == [
+        "core_rte__eco2mix_regional", "raw_rte__eco2mix_regional"]
+    # and every partition is still materialised and recorded as such
+    assert len(instance.get_materialized_partitions(dg.AssetKey("core_rte__eco2mix_regional"))) == 48

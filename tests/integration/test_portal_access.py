@@ -201,6 +201,11 @@ def test_the_cli_records_lists_and_refuses(restricted, tmp_path, monkeypatch, ca
     assert "takes no more answers" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a refusal without a reason is not even parsed
         parser.parse_args(["access", "deny", rid, "--as", "rte-donnees"])
+    # the same commands are reachable from the main CLI
+    from energy_pipelines import cli as main_cli
+
+    assert main_cli.main(["access", "list", "--status", "denied", "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [rid]
 
 
 # ---------------------------------------------------------------------------------------------- real CKAN

@@ -1,5 +1,6 @@
 """Publication of products: policy from the lineage, data package, idempotence, gating, dynamic link."""
 
+import io
 import json
 import os
 import shutil
@@ -25,6 +26,21 @@ def publish(settings, instance, catalog_dir=CATALOG_DIR, raise_on_error=True):
                           resources=defs.resources, instance=instance, raise_on_error=raise_on_error)
 
 
+def summary_of(*results) -> str:
+    """What the CLI's summary prints for these runs (the demo follows its runs' events the same way)."""
+    from rich.console import Console
+
+    from energy_pipelines.console import RunReport
+
+    report = RunReport(console=Console(file=io.StringIO(), width=200))
+    for result in results:
+        for event in result.all_events:
+            report.on_event(event)
+        report.run_ends(result)
+    report.print_summary()
+    return report.console.file.getvalue()
+
+
 def load_days(settings, instance, *days):
     for day in days:
         start, end = paris_day_bounds(day)
@@ -43,6 +59,7 @@ def test_open_product_is_published_to_the_mirror_with_its_data_package(settings)
     result = publish(settings, instance)
     meta = result.get_asset_materialization_events()[-1].materialization.metadata
     assert meta["outcome"].value == "public" and meta["target"].value == "mirror"
+    assert meta["publication_status"].value == "published"
     folder = mirror_dir(settings)
     package = json.loads((folder / "package.json").read_text())
     assert package["private"] is False and package["license_id"] == "lov2"
@@ -72,9 +89,12 @@ def test_open_product_is_published_to_the_mirror_with_its_data_package(settings)
 def test_unchanged_data_uploads_nothing_and_a_corrected_file_republishes_only_its_month(settings):
     instance = dg.DagsterInstance.ephemeral()
     load_days(settings, instance, "2025-09-30", "2025-10-26")
-    publish(settings, instance)
-    again = publish(settings, instance).get_asset_materialization_events()[-1].materialization.metadata
-    assert again["uploaded"].value == []
+    first = publish(settings, instance)
+    second = publish(settings, instance)
+    again = second.get_asset_materialization_events()[-1].materialization.metadata
+    assert again["uploaded"].value == [] and again["publication_status"].value == "unchanged"
+    assert f"  published (1): {PRODUCT}\n" in summary_of(first)
+    assert f"  unchanged (1): {PRODUCT}\n" in summary_of(second)
     # the provider corrects one October half-hour: a later export of the same status lands (the latest
     # delivery wins at equal status: transforms/eco2mix.py)
     t = pd.Timestamp("2025-10-26T09:00Z")
@@ -89,6 +109,23 @@ def test_unchanged_data_uploads_nothing_and_a_corrected_file_republishes_only_it
     assert sorted(meta["uploaded"].value) == ["datapackage.json", f"{PRODUCT}_2025-10.parquet"]
     october = pq.read_table(mirror_dir(settings) / f"{PRODUCT}_2025-10.parquet").to_pandas()
     assert october.set_index("datetime_utc").loc[t, "consommation_mw"] == 4321
+
+
+def test_a_product_without_data_publishes_nothing_and_is_not_materialised(settings):
+    """Nothing published is no materialisation: the asset stays unmaterialised, the reason is observed."""
+    instance = dg.DagsterInstance.ephemeral()
+    result = publish(settings, instance)
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    assert instance.get_latest_materialization_event(PUBLISH) is None
+    observed = instance.fetch_observations(PUBLISH, limit=1).records[0].asset_observation.metadata
+    assert observed["publication_status"].value == "empty"
+    assert observed["reason"].value == f"{PRODUCT} holds no data yet: nothing published"
+    warnings = [r.user_message for r in instance.all_logs(result.run_id) if r.level >= 30]
+    assert any(f"skipped datasud/{PRODUCT}: {PRODUCT} holds no data yet" in m for m in warnings), warnings
+    summary = summary_of(result)
+    assert f"  empty (1): {PRODUCT}\n" in summary and "published (" not in summary
+    assert not mirror_dir(settings).exists()
 
 
 def test_a_failing_blocking_check_keeps_data_off_the_portal(settings):

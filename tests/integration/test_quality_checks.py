@@ -20,6 +20,7 @@ import pytest
 from energy_pipelines.catalog import default_catalog
 from energy_pipelines.checks import COMPLETENESS, EXPECTATIONS, FRESHNESS, REJECTS, build_checks, publication_gate
 from energy_pipelines.checks.samples import good_frame, violations
+from energy_pipelines.checks.factory import age_text
 from energy_pipelines.checks.suites import GENERATED, load_suite
 from energy_pipelines.checks.suites import expectations_dir_for
 from energy_pipelines.partitions import for_partitioning, paris_day_bounds
@@ -218,6 +219,8 @@ def test_good_partition_passes_and_a_broken_rule_fails_with_error(quality, datas
     assert not bad.passed and bad.severity == dg.AssetCheckSeverity.ERROR and bad.blocking
     rules = meta(bad, "failed_rules") or [f["rule"] for f in meta(bad, "failed_expectations")]
     assert case.rule in rules
+    # the reason is readable where the UI shows the result, not only in the JSON metadata
+    assert f"critical {case.rule}" in bad.description, bad.description
     page = meta(bad, "data_docs")
     assert page and page.startswith(str(quality["home"] / "reports" / "data_docs" / dataset))
 
@@ -232,6 +235,8 @@ def test_rejects_of_the_partition_are_reported_with_their_reasons(quality, datas
     assert meta(bad, "rejected_rows") == 3
     assert meta(bad, "rejects_by_reason") == {"non-numeric value in column x": 1,
                                               "non-numeric value in column y": 1, "truncated row": 1}
+    assert bad.description == ("3 row(s) quarantined: non-numeric value in column x (1 row(s)), "
+                               "non-numeric value in column y (1 row(s)), truncated row (1 row(s))")
 
 
 HALF_HOURLY = [d for d in DATASETS if CATALOG[d].partitioning == "half_hourly"]
@@ -261,6 +266,7 @@ def test_freshness_fails_once_the_latest_half_hour_is_older_than_its_limit(quali
     assert meta(stale, "age_minutes") == 75
     if limit < 75:
         assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
+        assert f"ended 1 h 15 min ago (allowed: {age_text(timedelta(minutes=limit))})" in stale.description
     else:
         assert stale.passed
 

@@ -3,7 +3,6 @@ daily usage, the open monthly usage and the forecast archive; anonymisation and 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -257,14 +256,19 @@ def test_ownership_follows_the_lineage(world):
 
 
 def test_live_mode_without_a_key_refuses_to_pseudonymise(world):
-    defs = build_defs(world["settings"].with_(sources={"spie_transaction_log": {"mode": "live"}}))
-    result = dg.materialize(list(defs.assets), selection=["anon_spie__charging_sessions"],
-                            partition_key=half_hour_key(datetime(2025, 10, 26, 12, tzinfo=UTC)),
-                            resources=defs.resources, instance=dg.DagsterInstance.ephemeral(),
-                            raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert anonymise.KEY_ENV in str(failure.event_specific_data.error.message)
+    # the live history export beside a log overridden to sample: the override cannot let the demo key in
+    for live_source in ("spie_transaction_log", "spie_transaction_history"):
+        others = {"spie_transaction_log", "spie_transaction_history"} - {live_source}
+        defs = build_defs(world["settings"].with_(sources={live_source: {"mode": "live"},
+                                                           **{o: {"mode": "sample"} for o in others}}))
+        result = dg.materialize(list(defs.assets), selection=["anon_spie__charging_sessions"],
+                                partition_key=half_hour_key(datetime(2025, 10, 26, 12, tzinfo=UTC)),
+                                resources=defs.resources, instance=dg.DagsterInstance.ephemeral(),
+                                raise_on_error=False)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        message = str(failure.event_specific_data.error.message)
+        assert anonymise.KEY_ENV in message and live_source in message
 
 
 def test_forecasts_are_archived_never_overwritten_and_report_skill(world):

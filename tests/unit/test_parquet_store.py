@@ -3,7 +3,6 @@
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -76,7 +76,7 @@ def test_a_cell_no_rule_matches_is_an_error_not_a_publication(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("version: a\nversion: b\n", "duplicate key 'version'"),
+    ("version: a\nversion: b\n", "key 'version' appears twice"),
     ("version: a\ndescription: d\nrules:\n  - id: x\n    description: d\n    min_contributor: 3\n",
      "field 'rules.0.min_contributor'"),
     ("version: a\ndescription: d\nrules:\n  - {id: x, description: d, max_share_pct: 120, basis: convention,"

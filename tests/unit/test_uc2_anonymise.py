@@ -15,9 +15,13 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz=UTC)
 
 
+LIVE = {"spie_transaction_log": "live"}
+SAMPLE = {"spie_transaction_log": "sample", "spie_transaction_history": "sample"}
+
+
 def test_pseudonyms_are_keyed_stable_and_hide_the_key():
-    p1 = anon.pseudonymiser_for("live", {anon.KEY_ENV: KEY})
-    p2 = anon.pseudonymiser_for("live", {anon.KEY_ENV: "z" * 40})
+    p1 = anon.pseudonymiser_for(LIVE, KEY)
+    p2 = anon.pseudonymiser_for(LIVE, "z" * 40)
     a = p1.one("04A2B3C4D5E680", "badge")
     assert a == p1.one("04a2b3c4d5e680 ", "badge")  # badge ids are case/space-normalised
     assert a != p2.one("04A2B3C4D5E680", "badge")  # another key, another pseudonym
@@ -27,17 +31,25 @@ def test_pseudonyms_are_keyed_stable_and_hide_the_key():
     assert p1.one(None, "badge") is None
 
 
-def test_live_mode_refuses_to_run_without_a_key_and_never_echoes_one():
+def test_live_input_refuses_to_run_without_a_key_and_never_echoes_one():
     with pytest.raises(anon.PseudonymisationKeyError, match=anon.KEY_ENV):
-        anon.pseudonymiser_for("live", {})
+        anon.pseudonymiser_for(LIVE, None)
     short = "tooshort-secret"
     with pytest.raises(anon.PseudonymisationKeyError) as err:
-        anon.pseudonymiser_for("live", {anon.KEY_ENV: short})
+        anon.pseudonymiser_for(LIVE, short)
     assert short not in str(err.value)
-    sample = anon.pseudonymiser_for("sample", {})
+    sample = anon.pseudonymiser_for(SAMPLE, None)
     assert "demo" in sample.source
-    # an explicit key wins over the demo key in sample mode too
-    assert anon.pseudonymiser_for("sample", {anon.KEY_ENV: KEY}).source == "environment"
+    # an explicit key wins over the demo key when every input is simulated too
+    assert anon.pseudonymiser_for(SAMPLE, KEY).source == "environment"
+
+
+def test_one_live_input_among_simulated_ones_requires_the_key():
+    """A per-source override to sample on one input does not let live files of another get the demo key."""
+    mixed = {**SAMPLE, "spie_transaction_history": "live"}
+    with pytest.raises(anon.PseudonymisationKeyError, match="spie_transaction_history") as err:
+        anon.pseudonymiser_for(mixed, None)
+    assert "spie_transaction_log" not in str(err.value)
 
 
 def session(tx, pdc, start, end, wh, tag="B1", origin="ocpp_log"):
@@ -118,7 +130,7 @@ def test_log_wins_over_the_history_export_for_the_same_transaction():
 
 
 def test_rejects_records_hold_pseudonyms_not_raw_ids():
-    p = anon.pseudonymiser_for("sample", {})
+    p = anon.pseudonymiser_for(SAMPLE, None)
     rows = pd.DataFrame([session(123456789, "P1", "2025-06-01T08:00Z", "2025-06-01T09:00Z", 5, tag="SECRETBADGE1")])
     rows["reason"] = "end before start"
     rejects = anon.pseudonymised_rejects(rows, p, "end_utc")
@@ -143,7 +155,7 @@ def test_real_sessions_pseudonymised_and_aggregated_leave_no_user_id_and_no_smal
     assert len(raw) == 6878 and raw["User_ID"].nunique() == 97
     start = pd.to_datetime(raw["Start_plugin"], format="%d.%m.%Y %H:%M").dt.tz_localize(
         "Europe/Oslo", ambiguous="NaT", nonexistent="NaT")
-    p = anon.pseudonymiser_for("sample", {})
+    p = anon.pseudonymiser_for(SAMPLE, None)
     anon_rows = pd.DataFrame({"garage": raw["Garage_ID"], "user_pseudonym": p.many(raw["User_ID"], "badge"),
                               "month": start.dt.strftime("%Y-%m"), "energy_kwh": raw["El_kWh"]})
     text = anon_rows.to_csv()

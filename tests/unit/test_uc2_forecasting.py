@@ -46,6 +46,14 @@ def test_forecast_beats_seasonal_naive_on_a_daily_cycle_with_weather_regimes():
     noon = frame[frame["ds"].dt.hour == 12]["p_exceed"].mean()
     night = frame[frame["ds"].dt.hour == 0]["p_exceed"].mean()
     assert noon > 0.5 > night
+    # P(green) is scored against climatology: the base rate at the same half-hour over the training window
+    train, test = series.iloc[:-96], series.iloc[-96:]
+    slot = lambda t: (t.tz_convert("Europe/Paris").hour * 2 + t.tz_convert("Europe/Paris").minute // 30)  # noqa: E731
+    rate = (train >= 1.0).groupby(np.asarray(slot(train.index))).mean()
+    base = rate.reindex(np.asarray(slot(test.index))).to_numpy()
+    expected = float(np.mean((base - (test.to_numpy() >= 1.0)) ** 2))
+    assert m["backtest_brier_reference"] == pytest.approx(expected)
+    assert m["backtest_brier_skill"] == pytest.approx(1 - m["backtest_brier"] / expected)
 
 
 def test_short_history_forecasts_without_a_backtest():

@@ -6,7 +6,6 @@ factory), on both daylight-saving days, and checks its figures against the half-
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import dagster as dg
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 
 from energy_pipelines.assets.derived import build_derived_asset
 from energy_pipelines.catalog import default_catalog
-from energy_pipelines.clock import UTC, Window, paris_day_bounds
+from energy_pipelines.clock import Window, paris_day_bounds
 from energy_pipelines.storage.io_manager import ParquetIOManager
 from energy_pipelines.resources import Platform
 from energy_pipelines.transforms.eco2mix import daily_balance

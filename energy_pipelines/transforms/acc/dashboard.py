@@ -33,10 +33,16 @@ def pseudonym_labels(participants: pd.DataFrame, pseudonymiser: Pseudonymiser, p
     return labels
 
 
+REGISTER_SOURCE = "acc_register"  # the participants' register, the only input naming people
+
+
 def _default_pseudonymiser() -> Pseudonymiser:
     from energy_pipelines.settings import load_settings
 
-    return pseudonymiser_for(load_settings().mode)
+    settings = load_settings()
+    key = settings.pseudonymisation_key
+    return pseudonymiser_for({REGISTER_SOURCE: settings.source_mode(REGISTER_SOURCE)},
+                             key.get_secret_value() if key else None)
 
 
 def dashboard(allocation: pd.DataFrame, participants: pd.DataFrame, params: OperationParams,

@@ -6,8 +6,9 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from energy_pipelines.catalog import load_model
 
 
 class _Strict(BaseModel):
@@ -99,5 +100,5 @@ class KeyStudyParams(_Strict):
 
 
 def load_params(model: type[BaseModel], path: Path | str) -> BaseModel:
-    """For tests and notebooks; the asset factory parses `derive.params` itself."""
-    return model.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    """For tests and notebooks; the asset factory parses `derive.params` itself, the same way."""
+    return load_model(path, model)

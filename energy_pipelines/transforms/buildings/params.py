@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from energy_pipelines.catalog import load_model
 from energy_pipelines.settings import CATALOG_DIR
 
 PARAMS_FILE = CATALOG_DIR / "uc4" / "params.yaml"
@@ -78,4 +78,4 @@ class Uc4Params(_Strict):
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Uc4Params:
-    return Uc4Params.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    return load_model(path, Uc4Params)

@@ -10,7 +10,7 @@ from datetime import date
 
 import pandas as pd
 
-from energy_pipelines.clock import Window
+from energy_pipelines.clock import PARIS, Window
 from energy_pipelines.transforms.buildings import curves as curves_mod
 from energy_pipelines.transforms.buildings.params import Uc4Params
 from energy_pipelines.transforms.buildings.pipeline import run_estate
@@ -22,7 +22,7 @@ def _as_of(window: Window | None, bills: pd.DataFrame) -> date:
     latest = pd.to_datetime(bills["invoice_date"]).max().date() if len(bills) else date.today()
     if window is None or window.is_all_time:
         return latest
-    return min(latest, (pd.Timestamp(window.end).tz_convert("Europe/Paris") - pd.Timedelta(days=1)).date())
+    return min(latest, (pd.Timestamp(window.end).tz_convert(PARIS) - pd.Timedelta(days=1)).date())
 
 
 def _in(window: Window | None, frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -77,7 +77,7 @@ def daily_load(load_curves: pd.DataFrame, window: Window, params: Uc4Params) -> 
 def indicators(bills, meters, buildings, school_calendar, temperature, window: Window, params: Uc4Params) -> Derived:
     res = _run(bills, meters, buildings, school_calendar, temperature, window, params)
     ind = yearly_indicators(res.monthly, res.models, buildings, res.context, params)
-    ind["year_start_utc"] = pd.to_datetime(ind["year"].astype(str) + "-01-01").dt.tz_localize("Europe/Paris").dt.tz_convert("UTC")
+    ind["year_start_utc"] = pd.to_datetime(ind["year"].astype(str) + "-01-01").dt.tz_localize(PARIS).dt.tz_convert("UTC")
     return Derived(_in(window, ind, "year_start_utc"),
                    figures={"buildings": int(ind["building_id"].nunique()),
                             "off_track": int((ind["on_track"] == False).sum())})  # noqa: E712
@@ -108,7 +108,7 @@ def energy_by_commune(bills, meters, buildings, school_calendar, temperature, wi
     out = pd.concat(rows, ignore_index=True)
     out["kwh_per_m2"] = out["final_energy_kwh"] / out["floor_area_m2"]
     out["largest_share"] = out["max_building_kwh"] / out["final_energy_kwh"]
-    out["year_start_utc"] = pd.to_datetime(out["year"].astype(str) + "-01-01").dt.tz_localize("Europe/Paris").dt.tz_convert("UTC")
+    out["year_start_utc"] = pd.to_datetime(out["year"].astype(str) + "-01-01").dt.tz_localize(PARIS).dt.tz_convert("UTC")
     out["needs_secrecy"] = (out["buildings"] < 3) | (out["largest_share"] > 0.85)
     cols = ["year_start_utc", "year", "area_level", "area_code", "area_name", "buildings", "buildings_complete",
             "floor_area_m2", "final_energy_kwh", "kwh_per_m2", "water_m3", "largest_share", "needs_secrecy"]
@@ -132,5 +132,5 @@ def building_reports(bills, meters, buildings, school_calendar, temperature, win
                              res.baselines[res.baselines["building_id"] == b.building_id])
         rows.append({"building_id": b.building_id, "uai": b.uai, "name": b.name, "html": html})
     out = pd.DataFrame(rows)
-    out["as_of_utc"] = pd.Timestamp(_as_of(window, bills)).tz_localize("Europe/Paris").tz_convert("UTC")
+    out["as_of_utc"] = pd.Timestamp(_as_of(window, bills)).tz_localize(PARIS).tz_convert("UTC")
     return Derived(out, figures={"pages": len(out)})

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from energy_pipelines.ops.serve import ServeError, ensure_database, instance_home
-from energy_pipelines.settings import Settings, load_settings
+from energy_pipelines.settings import Settings, export_for_child, load_settings
 from energy_pipelines.storage.atomic import TEMP_NAME
 
 DATA, INSTANCE, PG_DUMP = "data", "instance", "instance.pgdump"
@@ -43,7 +43,7 @@ def _postgres_backed(instance_dir: Path) -> bool:
 
 
 def _pg_environment(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
+    env = export_for_child(settings)
     env.update({"PGHOST": settings.dagster_pg_host, "PGPORT": str(settings.dagster_pg_port),
                 "PGUSER": settings.dagster_pg_user})
     if settings.dagster_pg_password.get_secret_value():

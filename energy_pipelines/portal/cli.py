@@ -45,7 +45,8 @@ def grantor_for(settings):
     return MirrorGrantor(Path(settings.published_dir))
 
 
-def _show(req, out=sys.stdout) -> None:
+def _show(req, out=None) -> None:
+    out = out or sys.stdout  # looked up at call time: a default bound at import keeps a stream that may be gone
     print(f"{req.id}  {req.status}  {req.requester['name']} ({req.requester['organisation']}, "
           f"portal account {req.requester['portal_user']})", file=out)
     print(f"  products: {', '.join(req.products)}; {req.days} day(s); purpose: {req.purpose}", file=out)

@@ -334,3 +334,15 @@ def test_targets_cannot_predate_the_reference_year_and_own_targets_cite_a_source
     with pytest.raises(ValueError, match="cite their source"):
         Uc1Targets(source="x", reference_year=2012, default=TargetSet(),
                    epci={"200054807": TargetSet(consumption_change_pct={2030: -20})})
+
+
+def test_a_ratio_over_object_columns_with_masked_cells_is_null_not_an_error():
+    """A masked published cell arrives as None in an object column (the demo's UC1 year failed on it)."""
+    import pandas as pd
+
+    from energy_pipelines.transforms.territorial.ratios import _ratio
+
+    num = pd.Series([10.0, None, 6.0], dtype=object)
+    den = pd.Series([2, 5, None], dtype=object)
+    out = _ratio(num, den)
+    assert out.iloc[0] == 5.0 and out.iloc[1:].isna().all()

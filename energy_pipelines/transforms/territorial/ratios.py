@@ -135,6 +135,9 @@ def populations(population: pd.DataFrame, communes: pd.DataFrame, years: list[in
 
 
 def _ratio(num: pd.Series, den: pd.Series, scale: float = 1.0) -> pd.Series:
+    """num / den as floats; a missing or masked input (None in an object column) gives null, not an error."""
+    num = pd.to_numeric(num, errors="coerce").astype("float64")
+    den = pd.to_numeric(den, errors="coerce").astype("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = scale * num / den
     return out.where(np.isfinite(out))

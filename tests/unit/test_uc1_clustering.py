@@ -165,3 +165,14 @@ def test_territorial_clusters_returns_rows_and_figures_with_profiles_and_stabili
     assert set(urban["cluster"]).isdisjoint(set(rural["cluster"]))
     mates = peers(data, "commune", "04000", "production", n=3)
     assert len(mates) == 3 and set(mates["cluster"]) == {urban["cluster"].iat[0]}
+
+
+def test_too_few_units_in_every_view_give_rows_saying_why_not_an_error():
+    """Published tables hold EPCIs only: a year may have too few usable units in every view (the demo failed)."""
+    ind, bal = tables(n_communes=6)
+    result = territorial_clusters(ind, bal, pd.DataFrame(columns=["file_kind"]),
+                                  params=ClusteringParams(levels=("commune",), bootstrap=5), territories={})
+    data = result.data
+    assert len(data) == 3 * 6 and (data["assignment"] == "excluded").all()
+    assert data["cluster"].isna().all() and data["cluster_size"].isna().all()
+    assert data["note"].str.contains("fewer than 12").all()

@@ -357,6 +357,8 @@ def territorial_clusters(indicators: pd.DataFrame, balance: pd.DataFrame, commun
     if not frames:
         return Derived(pd.DataFrame(columns=OUTPUT_COLUMNS), figures=figures)
     out = pd.concat(frames, ignore_index=True)
+    # a view that could not be clustered (too few usable units) has no cluster columns: null, with its reason
+    out = out.reindex(columns=list(dict.fromkeys([*out.columns, *OUTPUT_COLUMNS])))
     out["period_start_utc"] = year_start_utc(out["year"])
     out["cluster"] = pd.to_numeric(out["cluster"]).astype("Int64")
     out["cluster_size"] = pd.to_numeric(out["cluster_size"]).astype("Int64")

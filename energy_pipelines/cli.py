@@ -13,11 +13,14 @@ Dates are Paris calendar days; `--to` is exclusive.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from energy_pipelines.clock import PARIS, UTC, paris_day_bounds
 from energy_pipelines.settings import (
@@ -84,6 +87,26 @@ def partition_keys_within(pdef, start: datetime, end: datetime) -> list[str]:
             if k in existing and pdef.time_window_for_partition_key(k).end.astimezone(UTC) <= end.astimezone(UTC)]
 
 
+_DEFS: dict[str, object] = {}
+
+
+def defs_for(settings: Settings):
+    """The Definitions of these settings, built once per process: building them takes seconds, and the
+    demo launches dozens of runs with the same few settings (its use-case steps differ only in start)."""
+    from energy_pipelines.build import build_defs
+
+    key = hashlib.sha256(settings.model_dump_json().encode()
+                         + b"".join(v.get_secret_value().encode() for v in _secrets(settings))).hexdigest()
+    if key not in _DEFS:
+        _DEFS[key] = build_defs(settings)
+    return _DEFS[key]
+
+
+def _secrets(settings: Settings) -> list:
+    # model_dump_json masks secrets: two settings differing only in a key must not share Definitions
+    return [v for v in (getattr(settings, f) for f in type(settings).model_fields) if isinstance(v, SecretStr)]
+
+
 def materialize(selection, start: datetime, end: datetime, *, instance=None, quiet: bool = False,
                 settings: Settings | None = None, command: str = "materialize", report=None):
     """Materialise the selected assets over [start, end) as one run; returns the run result.
@@ -94,11 +117,10 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
     """
     import dagster as dg
 
-    from energy_pipelines.build import build_defs
     from energy_pipelines.runs import execute, run_tags
 
     settings = _extend_start(settings or load_settings(), start)
-    defs = build_defs(settings)
+    defs = defs_for(settings)
     graph = defs.resolve_asset_graph()
     names = [] if isinstance(selection, list) else [s.strip() for s in selection.split(",") if s.strip()]
     asset_sel = dg.AssetSelection.assets(*selection) if isinstance(selection, list) else dg.AssetSelection.all()
@@ -230,7 +252,6 @@ def _partitioning(pdef) -> str:
 
 def _cmd_demo(args) -> int:
     from energy_pipelines.assets.publication import GROUP as PUBLICATION_GROUP
-    from energy_pipelines.build import build_defs
     from energy_pipelines.console import RunReport
     from energy_pipelines.portal.dagster import GROUP as PORTAL_GROUP
 
@@ -242,7 +263,7 @@ def _cmd_demo(args) -> int:
           f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC")
     instance = _instance(settings)
     with RunReport() as report:
-        defs = build_defs(settings)
+        defs = defs_for(settings)
         graph = defs.resolve_asset_graph()
         stepped = {d for step in USE_CASE_STEPS for d in step.datasets}  # run over their own windows below
         # publication and the catalogue site come last, once every use case has its data
@@ -305,15 +326,13 @@ USE_CASE_STEPS = (
 
 def _use_case_batches(settings: Settings, report=None) -> list[tuple]:
     """(settings, start, end, keys, partitions) of each run of USE_CASE_STEPS, in order."""
-    from energy_pipelines.build import build_defs
-
     out = []
     for step in USE_CASE_STEPS:
         for first, last in step.windows:
             start, end = _paris_midnight(first), _paris_midnight(last)
             run_settings = _extend_start(settings, start, quiet=True)  # the use cases' own years: expected
             out += [(run_settings, start, end, keys, pdef) for keys, pdef in
-                    demo_batches(build_defs(run_settings), start, end, report, only=set(step.datasets))]
+                    demo_batches(defs_for(run_settings), start, end, report, only=set(step.datasets))]
     return out
 
 

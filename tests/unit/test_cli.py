@@ -149,3 +149,11 @@ def test_the_demo_runs_what_follows_publication_apart_so_an_empty_product_cannot
     site = next(keys for keys, _ in batches if dg.AssetKey(["portal", "catalogue_site"]) in keys)
     assert not [k for k in site if k.path[0] == "datasud"]
     assert any(k.path[0] == "datasud" for keys, _ in batches for k in keys)  # publications still run
+
+
+def test_definitions_are_built_once_per_settings_and_never_shared_across_keys(settings):
+    """The demo launches dozens of runs: each used to rebuild the Definitions (seconds each)."""
+    assert cli.defs_for(settings) is cli.defs_for(settings.with_())
+    assert cli.defs_for(settings) is not cli.defs_for(settings.with_(partitions_start="2023-01-01"))
+    keyed = settings.with_(pseudonymisation_key="k" * 40)
+    assert cli.defs_for(keyed) is not cli.defs_for(keyed.with_(pseudonymisation_key="z" * 40))

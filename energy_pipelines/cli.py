@@ -483,8 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
     from energy_pipelines.forecasting.cli import add_parser as add_backtest_parser
     from energy_pipelines.ops import add_parsers as add_ops_parsers  # serve, ... (energy_pipelines/ops)
     from energy_pipelines.portal.cli import add_parser as add_access_parser
+    from energy_pipelines.secrecy.cli import add_parser as add_secrecy_parser
 
     add_access_parser(sub)
+    add_secrecy_parser(sub)
     add_backtest_parser(sub)
     add_ops_parsers(sub)
     return parser

@@ -1,4 +1,5 @@
-"""Quality checks: expectation suites run as Dagster asset checks, quarantine, completeness, freshness.
+"""Quality checks: expectation suites run as Dagster asset checks, quarantine, completeness, freshness,
+and the secrecy audit of every product with a secrecy layout (`secrecy_audit.py`).
 
 `build_checks(assets, catalog, settings)` (called by build.py) gives every catalogued asset its
 checks, from the catalogue and `expectations/<id>.json`, with no code per dataset. See
@@ -27,11 +28,13 @@ from energy_pipelines.checks.factory import (
     utc_now,
 )
 from energy_pipelines.checks.gate import CheckVerdict, QualityGate, blocking_check_keys, publication_gate
+from energy_pipelines.checks.secrecy_audit import SECRECY_AUDIT, audited_products, build_secrecy_audit_check
 from energy_pipelines.checks.suites import Suite, expectations_dir_for, load_suite
 from energy_pipelines.settings import Settings
 
 __all__ = [
     "BLOCKING_CHECKS", "CHECK_NAMES", "COMPLETENESS", "EXPECTATIONS", "FRESHNESS", "REJECTS",
+    "SECRECY_AUDIT",
     "CheckVerdict", "QualityGate", "Suite", "blocking_check_keys", "build_checks", "load_suite",
     "publication_gate",
 ]
@@ -45,6 +48,7 @@ def build_checks(assets: Sequence[dg.AssetsDefinition], catalog: Catalog, settin
     A malformed suite file fails here, at definitions load, naming the file.
     """
     directory = expectations_dir_for(catalog)
+    secret = audited_products(catalog)
     out: list = []
     for assets_def in assets:
         for key in sorted(assets_def.keys, key=lambda k: k.to_user_string()):
@@ -54,4 +58,6 @@ def build_checks(assets: Sequence[dg.AssetsDefinition], catalog: Catalog, settin
             spec = catalog[dataset]
             suite = load_suite(spec, directory)
             out.extend(checks_for(key, spec, suite, assets_def.partitions_def, clock or utc_now))
+            if dataset in secret:
+                out.append(build_secrecy_audit_check(key, spec, catalog, assets_def.partitions_def))
     return out

@@ -9,6 +9,8 @@ Checks per dataset (check names are the constants below):
 | completeness   | half-hours missing per series (half-hourly)  | WARN                     | no       |
 | freshness      | latest half-hour older than 1 h (half-hourly)| WARN                     | no       |
 
+Products with a secrecy layout also get the blocking `secrecy_audit` check (`secrecy_audit.py`).
+
 Partitioned checks and single-run backfills: a partitioned check runs ONCE for the whole range
 of a `BackfillPolicy.single_run()` run (its context has the range and `partition_time_window`).
 Dagster 1.13 then records one result with no partition and leaves every partition of the range

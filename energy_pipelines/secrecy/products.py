@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ImportString, model_validator
 
 from energy_pipelines.secrecy._yaml import load_model
 from energy_pipelines.secrecy.audit import AuditReport, audit
@@ -67,6 +67,13 @@ class HierarchySpec(_Strict):
         return self
 
 
+class StoredInput(_Strict):
+    """A stored dataset turned by a pure function into what the audit needs (the truth, a hierarchy's map)."""
+
+    dataset: str
+    function: ImportString  # "module:function", called with the dataset's rows as a DataFrame
+
+
 class SystemSpec(_Strict):
     description: str
     unit: Literal["Wh", "kWh", "MWh", "GWh"]
@@ -78,6 +85,10 @@ class SystemSpec(_Strict):
     # product depends on, e.g. solar, which feeds the PV what-if)
     partner_cost_factor: dict[str, float] = Field(default_factory=dict)
     partner_cost_dimension: str | None = None
+    # audit of what is stored (`secrecy.stored`): the closed data's cells (true values and protection of
+    # the masked ones; without it only exact recoveries are found) and the run-time maps of `parents_from`
+    truth: StoredInput | None = None
+    maps: dict[str, StoredInput] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _dims(self) -> SystemSpec:
@@ -86,6 +97,9 @@ class SystemSpec(_Strict):
                 raise ValueError(f"hierarchy {h.name!r}: {h.dimension!r} is not a dimension {self.dimensions}")
         if self.partner_cost_factor and self.partner_cost_dimension not in self.dimensions:
             raise ValueError("partner_cost_factor needs partner_cost_dimension, one of the dimensions")
+        unmapped = sorted({h.parents_from for h in self.hierarchies if h.parents_from} - set(self.maps))
+        if unmapped and self.maps:
+            raise ValueError(f"hierarchies take their map from {unmapped}: declare them under maps")
         return self
 
     @property

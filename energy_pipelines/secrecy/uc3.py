@@ -185,6 +185,11 @@ def system_cells(energy: pa.Table | pd.DataFrame, settings: Uc3Secrecy | None = 
     return pd.concat([p[columns] for p in parts], ignore_index=True)
 
 
+def stored_truth(energy: pd.DataFrame, directory: Path) -> pd.DataFrame:
+    """`system_cells` under the rules of `directory`: the truth that products.yaml declares for UC3."""
+    return system_cells(energy, Uc3Secrecy.load(directory))
+
+
 # -- the products ------------------------------------------------------------------------------------
 
 def _notes(parts: list[pd.Series]) -> pd.Series:

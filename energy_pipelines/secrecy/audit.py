@@ -67,6 +67,19 @@ class AuditReport:
     def passed(self) -> bool:
         return not bool(self.cells["exposed"].any()) if len(self.cells) else True
 
+    @classmethod
+    def combine(cls, reports: list[AuditReport]) -> AuditReport:
+        """Independent audits (e.g. one per year) as one report: cells stacked, counts added."""
+        if not reports:
+            return cls(cells=pd.DataFrame(columns=["label", "kind", "exposed", "exposure", "attacker"]),
+                       summary={"cells": 0, "masked_cells": 0, "exposed_cells": 0})
+        summary: dict = {}
+        for r in reports:
+            for k, v in r.summary.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    summary[k] = summary.get(k, 0) + v
+        return cls(cells=pd.concat([r.cells for r in reports], ignore_index=True), summary=summary)
+
     def as_metadata(self, sample: int = 20) -> dict:
         """Plain values for a blocking asset check: summary plus the first exposed cells."""
         out = dict(self.summary)

@@ -74,9 +74,23 @@ class StoredInput(_Strict):
     function: ImportString  # "module:function", called with the dataset's rows as a DataFrame
 
 
+class AuditorInput(_Strict):
+    dataset: str
+    all_time: bool = False  # a referential: every stored row, not the audited years only
+
+
+class SystemAuditor(_Strict):
+    """A system whose relations its own code builds (UC1: the geography with unpublished EPCI x département
+    pieces): `function(tables, inputs, directory) -> AuditReport`, with `tables` {product id: rows}, `inputs`
+    {name: rows} read as declared, `directory` the folder of products.yaml (the catalogue's secrecy/)."""
+
+    function: ImportString
+    inputs: dict[str, AuditorInput] = Field(default_factory=dict)
+
+
 class SystemSpec(_Strict):
     description: str
-    unit: Literal["Wh", "kWh", "MWh", "GWh"]
+    unit: Literal["Wh", "kWh", "MWh", "GWh", "t CO2e"]
     dimensions: tuple[str, ...] = Field(min_length=1)  # besides time
     time: bool = False
     hierarchies: tuple[HierarchySpec, ...] = ()
@@ -89,6 +103,7 @@ class SystemSpec(_Strict):
     # the masked ones; without it only exact recoveries are found) and the run-time maps of `parents_from`
     truth: StoredInput | None = None
     maps: dict[str, StoredInput] = Field(default_factory=dict)
+    auditor: SystemAuditor | None = None  # instead of the generic audit of the products' measures
 
     @model_validator(mode="after")
     def _dims(self) -> SystemSpec:

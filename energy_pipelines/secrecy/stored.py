@@ -3,7 +3,8 @@
 An attacker holds every published table at once, so the audit of one product is the audit of its whole
 system: every product declared for that system in `products.yaml`, over the Paris years that the
 asked window touches (the coarsest published relation is the year), reaching back far enough for the
-forecasts' history. The system's `truth` and `maps` (declared `StoredInput`s) are read the same way.
+forecasts' history. The system's `truth` and `maps` (declared `StoredInput`s) are read the same way; a
+system with its own `auditor` (UC1) gets its products' rows and its declared inputs instead.
 A product never materialised reads as an empty table and contributes nothing.
 
 `audit_stored` is what both the blocking `secrecy_audit` asset check and `energy-pipelines
@@ -19,7 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from energy_pipelines.clock import Window, paris_periods
-from energy_pipelines.secrecy.products import PRODUCTS_PATH, ProductsAudit, SecrecyProducts, audit_products, load_products
+from energy_pipelines.secrecy.products import (
+    PRODUCTS_PATH,
+    VIOLATION_COLUMNS,
+    ProductsAudit,
+    SecrecyProducts,
+    audit_products,
+    load_products,
+)
 
 Reader = Callable[[str, Window], pd.DataFrame]
 
@@ -56,18 +64,30 @@ def audit_stored(product_ids: Iterable[str], read: Reader, window: Window, *,
     """Audit, together with every other product of their systems, the stored rows of `product_ids`."""
     products = products or load_products(products_path)
     directory = Path(products_path).parent
-    tables, truth, maps, windows = {}, {}, {}, {}
+    tables, truth, maps, windows, own = {}, {}, {}, {}, {}
     for system, pids in systems_of(product_ids, products).items():
         spec = products.systems[system]
         scope = audited_window(window, products, system)
         windows[system] = scope
-        for pid in pids:
-            tables[pid] = read(pid, scope)
+        system_tables = {pid: read(pid, scope) for pid in pids}
+        if spec.auditor is not None:
+            inputs = {name: read(i.dataset, Window.all_time() if i.all_time else scope)
+                      for name, i in spec.auditor.inputs.items()}
+            own[system] = (spec.auditor.function(system_tables, inputs, directory), system_tables)
+            continue
+        tables.update(system_tables)
         if spec.truth is not None:
             truth[system] = spec.truth.function(read(spec.truth.dataset, scope), directory)
         for name, source in spec.maps.items():
             maps[name] = source.function(read(source.dataset, Window.all_time()), directory)
-    result = audit_products(tables, products=products, truth=truth or None, maps=maps or None)
+    result = audit_products(tables, products=products, truth=truth or None, maps=maps or None) if tables \
+        else ProductsAudit(reports={}, violations=pd.DataFrame(columns=VIOLATION_COLUMNS),
+                           unverifiable=pd.DataFrame(columns=VIOLATION_COLUMNS), summary={"products": []})
+    rows = {pid: len(t) for pid, t in tables.items()}
+    for system, (report, system_tables) in own.items():
+        result.reports[system] = report
+        result.summary["products"] = sorted([*result.summary["products"], *system_tables])
+        rows.update({pid: len(t) for pid, t in system_tables.items()})
     result.summary["windows"] = {s: f"{w.start:%Y-%m-%dT%H:%MZ} .. {w.end:%Y-%m-%dT%H:%MZ}" for s, w in windows.items()}
-    result.summary["rows"] = {pid: len(t) for pid, t in tables.items()}
+    result.summary["rows"] = rows
     return result

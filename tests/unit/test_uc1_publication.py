@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_pipelines.reporting import uc1 as rp
+from energy_pipelines.clock import Window
+from energy_pipelines.secrecy.stored import audit_stored
 from energy_pipelines.simulate import simulate
 from energy_pipelines.sources.cigale_inventory import ADAPTER as CIGALE
 from energy_pipelines.sources.enedis_production_annual import ADAPTER as ENEDIS
@@ -123,3 +124,33 @@ def test_dashboards_built_from_the_published_tables_draw_every_chart_they_announ
     for html in pages["html"]:
         for chart, info in figures_of(html).items():
             assert info["empty"] or (info["points"] > 0 and info["artists"] > 0), chart
+
+
+@pytest.mark.slow
+def test_the_stored_audit_reads_back_uc1_products_and_fails_on_a_leaky_year(sample, published):
+    """What the blocking `secrecy_audit` check and `energy-pipelines secrecy-audit` run on UC1's products."""
+    rows, balance, emissions = sample
+    energy, ghg = published
+    stored = {"out_uc1__energy_balance": energy.data, "out_uc1__ghg_emissions": ghg.data,
+              "hybrid_uc1__energy_balance": balance, "hybrid_uc1__ghg_emissions": emissions,
+              "raw_insee__communes": rows["insee_cog"]}
+    asked = []
+
+    def read(dataset, window):
+        asked.append((dataset, window.is_all_time))
+        return stored[dataset]
+
+    window = Window(START, END)
+    result = audit_stored(["out_uc1__ghg_emissions", "out_uc1__energy_balance"], read, window)
+    assert result.passed, result.exposed
+    assert set(result.reports) == {"uc1_energy", "uc1_emissions"}
+    assert result.reports["uc1_energy"].summary["masked_cells"] > 0
+    assert ("raw_insee__communes", True) in asked and ("hybrid_uc1__energy_balance", False) in asked
+
+    production = balance[(balance["source"] == "cigale") & (balance["measure"] == "production")]
+    leaky, _ = pb.protect_cigale(production, rows["insee_cog"], SETTINGS, secondary=False, **ENERGY)
+    stored["out_uc1__energy_balance"] = leaky.assign(masked=leaky["secrecy_status"].eq("primary"))
+    stored["hybrid_uc1__energy_balance"] = production
+    result = audit_stored(["out_uc1__energy_balance"], read, window)
+    assert not result.passed and set(result.reports) == {"uc1_energy"}
+    assert (result.exposed["kind"] == "primary").all() and len(result.exposed) > 0

@@ -23,10 +23,13 @@ side of masking. Every masked cell says why in `secrecy_reason` (primary rule, o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from energy_pipelines.secrecy import MappingHierarchy, TableSystem, load_rules, protect
+from energy_pipelines.catalog import load_model
+from energy_pipelines.secrecy import AuditReport, MappingHierarchy, TableSystem, load_rules, protect
 from energy_pipelines.transforms.result import Derived
 from energy_pipelines.transforms.territorial import cells as cl
 from energy_pipelines.transforms.territorial.indicators import Uc1Settings, _referential
@@ -184,6 +187,36 @@ def audit_published(published: pd.DataFrame, before: pd.DataFrame, communes: pd.
     return audit(system, intervals="verdict", scope="primary")
 
 
+ENERGY_AUDIT = {"value": "energy_mwh", "largest": "largest_contributor_mwh", "carrier": "carrier"}
+EMISSIONS_AUDIT = {"value": "emissions_tco2e", "largest": "largest_contributor_tco2e", "carrier": "gas",
+                   "flow": "emissions"}
+
+
+def _audit_years(published: pd.DataFrame, before: pd.DataFrame, communes: pd.DataFrame, directory: Path,
+                 columns: dict) -> AuditReport:
+    """Each stored year of a published CIGALE table audited against the table before secrecy."""
+    settings = load_model(Path(directory).parent / "uc1" / "settings.yaml", Uc1Settings)
+    cigale = before[before["source"] == "cigale"]
+    reports = [audit_published(published[published["year"] == year], rows, communes, settings, **columns)
+               for year, rows in cigale.groupby("year") if (published["year"] == year).any()]
+    return AuditReport.combine(reports)
+
+
+def audit_stored_energy(tables: dict[str, pd.DataFrame], inputs: dict[str, pd.DataFrame],
+                        directory: Path) -> AuditReport:
+    """The auditor products.yaml declares for `out_uc1__energy_balance` (see `secrecy.stored`)."""
+    return _audit_years(tables["out_uc1__energy_balance"], inputs["before"], inputs["communes"], directory,
+                        ENERGY_AUDIT)
+
+
+def audit_stored_emissions(tables: dict[str, pd.DataFrame], inputs: dict[str, pd.DataFrame],
+                           directory: Path) -> AuditReport:
+    """The auditor products.yaml declares for `out_uc1__ghg_emissions`: the gases' total, as published."""
+    before = inputs["before"]
+    return _audit_years(tables["out_uc1__ghg_emissions"], before[before["gas"] == "total"], inputs["communes"],
+                        directory, EMISSIONS_AUDIT)
+
+
 def _publish(frame: pd.DataFrame, communes: pd.DataFrame, params: Uc1Settings, *, value: str, largest: str,
              carrier: str, flow: str | None, columns: list[str]) -> Derived:
     if frame.empty:
@@ -214,8 +247,7 @@ def _publish(frame: pd.DataFrame, communes: pd.DataFrame, params: Uc1Settings, *
 def published_energy_balance(balance: pd.DataFrame, communes: pd.DataFrame, *, params: Uc1Settings) -> Derived:
     from energy_pipelines.transforms.territorial.indicators import ENERGY_COLUMNS
 
-    return _publish(balance, communes, params, value="energy_mwh", largest="largest_contributor_mwh",
-                    carrier="carrier", flow=None, columns=ENERGY_COLUMNS)
+    return _publish(balance, communes, params, flow=None, columns=ENERGY_COLUMNS, **ENERGY_AUDIT)
 
 
 def published_emissions(emissions: pd.DataFrame, communes: pd.DataFrame, *, params: Uc1Settings) -> Derived:
@@ -223,5 +255,4 @@ def published_emissions(emissions: pd.DataFrame, communes: pd.DataFrame, *, para
 
     # the gases' total only: the CH4 / N2O detail would triple the cells for little the pages use
     emissions = emissions[emissions["gas"] == "total"]
-    return _publish(emissions, communes, params, value="emissions_tco2e", largest="largest_contributor_tco2e",
-                    carrier="gas", flow="emissions", columns=EMISSION_COLUMNS)
+    return _publish(emissions, communes, params, columns=EMISSION_COLUMNS, **EMISSIONS_AUDIT)

@@ -217,7 +217,7 @@ def _attacker_bounds(published: pd.DataFrame, column: str, target: str, fixed: d
     return lo.fun, (np.inf if hi.status == 3 else -hi.fun)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(estates())
 def test_no_published_row_lets_anyone_narrow_a_confidential_figure(spec):
     cells = area_cells(estate(spec), "93")

@@ -37,7 +37,7 @@ PENDING = {  # descriptions not yet translated: UC1 (territorial energy), UC4 (b
     "core_patrimoine__building_indicators", "core_patrimoine__monthly_consumption", "hybrid_uc1__energy_balance",
     "hybrid_uc1__ghg_emissions", "hybrid_uc1__territorial_clusters", "hybrid_uc1__territorial_indicators",
     "out_acc__dashboard", "out_acc__eligibility", "out_acc__key_comparison", "out_acc__monthly_statements",
-    "out_patrimoine__building_reports", "out_uc4__energy_by_commune", "raw_acc__allocation_keys", "raw_acc__curves",
+    "out_patrimoine__building_reports", "raw_acc__allocation_keys", "raw_acc__curves",
     "raw_acc__enedis_allocation", "raw_acc__participants", "raw_atmosud__cigale_inventory",
     "raw_education__school_calendar", "raw_enedis__building_load_curves", "raw_grdf__building_gas_daily",
     "raw_ore__aggregate_consumption", "raw_ore__local_consumption", "raw_patrimoine__buildings",

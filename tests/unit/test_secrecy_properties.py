@@ -14,6 +14,7 @@ COUNTS = (0, 1, 2, 3, 4, 9, 10, 12, 40)
 ATTRIBUTES = {"electricity_small_consumers": {"fluid": "electricity", "flow": "consumption", "sector": "residential"},
               "gas_residential": {"fluid": "gas", "flow": "consumption", "sector": "residential"},
               "gas_small_professionals": {"fluid": "gas", "flow": "consumption", "sector": "professional"},
+              "region_buildings": {"fluid": "final_energy", "flow": "consumption", "sector": "region_buildings"},
               "other_aggregates": {"fluid": "electricity", "flow": "production", "sector": "hydro"}}
 
 

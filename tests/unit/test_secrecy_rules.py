@@ -117,9 +117,11 @@ def test_product_layouts_match_the_catalogue_columns_and_the_forecast_window():
         assert named <= columns, (pid, named - columns)
     forecast = yaml.safe_load((CATALOG_DIR / "uc3" / "forecast.yaml").read_text())
     assert products.products["out_uc3__forecasts"].history.lookback_days == forecast.get("history_days", 56)
-    # every published UC3 product declared here, the old per-product file gone
+    # every published UC3 product, UC1's CIGALE tables and UC4's per-area product declared here (each gets the
+    # blocking secrecy_audit check), each a published product of a secrecy step; the old per-product file gone
     assert {d for d in catalog.datasets if d.startswith("out_uc3__") and d != "out_uc3__regional_balance"} \
-        == set(products.products)
+        | {"out_uc1__energy_balance", "out_uc1__ghg_emissions", "out_uc4__energy_by_commune"} == set(products.products)
+    assert all(catalog[p].publish and catalog[p].step.kind == "secrecy" for p in products.products)
     assert not (CATALOG_DIR / "uc3" / "secrecy.yaml").exists()
 
 

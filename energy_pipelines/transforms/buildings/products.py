@@ -85,35 +85,21 @@ def indicators(bills, meters, buildings, school_calendar, temperature, window: W
 
 def energy_by_commune(bills, meters, buildings, school_calendar, temperature, window: Window,
                       params: Uc4Params) -> Derived:
-    """Per commune (and département) and year: the Region's buildings' final energy and water, with the
-    number of buildings behind each cell. Cells of 1 or 2 buildings describe identifiable lycées:
-    the platform's secrecy module (energy_pipelines.secrecy) must mask them before publication."""
+    """Per commune, département and region and year: the Region's buildings' final energy, water and floor
+    area, with the number of buildings behind each cell, after the platform's secrecy engine
+    (`transforms/buildings/publish.py`): cells of fewer than 3 buildings or dominated by one are masked
+    with their secondary partners; a year the audit still finds exposed is refused (SecrecyExposure)."""
+    from energy_pipelines.transforms.buildings.publish import PUBLISHED_COLUMNS, area_cells, publish_cells
+
     res = _run(bills, meters, buildings, school_calendar, temperature, window, params)
     ind = yearly_indicators(res.monthly, res.models, buildings, res.context, params)
+    if ind.empty:
+        return Derived(pd.DataFrame(columns=PUBLISHED_COLUMNS), figures={"cells": 0})
     reg = buildings.drop_duplicates("building_id", keep="last")[["building_id", "commune_code", "commune_name"]]
-    ind = ind.merge(reg, on="building_id")
-    ind["departement_code"] = ind["commune_code"].str[:2]
-    rows = []
-    for level, keys in (("commune", ["commune_code", "commune_name"]), ("departement", ["departement_code"])):
-        g = ind.groupby(keys + ["year"]).agg(buildings=("building_id", "nunique"),
-                                             buildings_complete=("final_energy_kwh", "count"),
-                                             floor_area_m2=("floor_area_m2", "sum"),
-                                             final_energy_kwh=("final_energy_kwh", lambda s: s.sum(min_count=len(s))),
-                                             water_m3=("water_m3", lambda s: s.sum(min_count=len(s))),
-                                             max_building_kwh=("final_energy_kwh", "max")).reset_index()
-        g["area_level"] = level
-        g["area_code"] = g[keys[0]]
-        g["area_name"] = g["commune_name"] if level == "commune" else None
-        rows.append(g)
-    out = pd.concat(rows, ignore_index=True)
-    out["kwh_per_m2"] = out["final_energy_kwh"] / out["floor_area_m2"]
-    out["largest_share"] = out["max_building_kwh"] / out["final_energy_kwh"]
-    out["year_start_utc"] = pd.to_datetime(out["year"].astype(str) + "-01-01").dt.tz_localize(PARIS).dt.tz_convert("UTC")
-    out["needs_secrecy"] = (out["buildings"] < 3) | (out["largest_share"] > 0.85)
-    cols = ["year_start_utc", "year", "area_level", "area_code", "area_name", "buildings", "buildings_complete",
-            "floor_area_m2", "final_energy_kwh", "kwh_per_m2", "water_m3", "largest_share", "needs_secrecy"]
-    return Derived(_in(window, out[cols], "year_start_utc"),
-                   figures={"cells": len(out), "cells_needing_secrecy": int(out["needs_secrecy"].sum())})
+    cells = _in(window, area_cells(ind.merge(reg, on="building_id"), params.calendar.region_code), "year_start_utc")
+    result = publish_cells(cells)
+    return Derived(result.published.sort_values(["year", "area_level", "area_code"]).reset_index(drop=True),
+                   figures={"cells": len(cells), **result.figures()})
 
 
 def building_reports(bills, meters, buildings, school_calendar, temperature, window: Window,

@@ -162,8 +162,9 @@ def protect_cigale(frame: pd.DataFrame, communes: pd.DataFrame, settings: Uc1Set
     published["secrecy_status"] = np.where(masked, found["mask_kind"].to_numpy(dtype=object),
                                            np.where(published[value].isna(), "not_published", "published"))
     published["secrecy_reason"] = np.where(masked, found["mask_reason"].to_numpy(dtype=object), None)
-    # a masked cell's largest contributor would help an attacker bound it
-    published.loc[masked, [largest]] = np.nan
+    # the largest contributor of a CIGALE cell is one establishment's own figure: never published (on a
+    # masked cell it would also bound the cell)
+    published[largest] = np.nan
     return published, report
 
 

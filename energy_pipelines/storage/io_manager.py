@@ -7,6 +7,7 @@ DST day; this one only ever uses `asset_partitions_time_window` (tz-aware) as UT
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import dagster as dg
@@ -58,7 +59,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             # an archive (e.g. issued forecasts): re-running adds a new issue, never rewrites one
             stats = self.store.append(spec.id, table, time_column=spec.time_column, file_metadata=kv)
         else:
-            stats = self.store.write(spec.id, table, time_column=spec.time_column, window=window, file_metadata=kv)
+            stats = self.store.write(spec.id, table, time_column=spec.time_column, window=window, file_metadata=kv,
+                                     progress=_write_progress(context, spec.id, table.num_rows))
         self.warehouse.refresh_view(spec.id)
         meta: dict[str, Any] = {
             "dagster/row_count": dg.MetadataValue.int(stats.rows),
@@ -76,7 +78,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             if reject_table.num_rows:
                 reasons = pd.Series(reject_table.column("reason").to_pylist()).str.split(":").str[0]
                 meta["rejects_by_reason"] = dg.MetadataValue.json(reasons.value_counts().head(20).to_dict())
-        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+        if _is_range(context):
             # output metadata is copied onto every partition of a range: the run's totals would read as each
             # partition's figures. They go to the log; per-partition figures come from the asset (scoped_metadata)
             context.log.info("%s: %s", spec.id, ", ".join(f"{k}={v.value}" for k, v in meta.items()
@@ -88,11 +90,38 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | pa.Table:
         spec = self._spec(context.asset_key)
         window = _window(context)
+        started = time.perf_counter()
         table = self.store.read(spec.id, time_column=spec.time_column, window=window,
                                 schema=spec.table_schema.to_arrow())
+        if _is_range(context):
+            context.log.info("%s: read %s row(s) of %d partition(s) in %.1f s", spec.id, f"{table.num_rows:,}",
+                             len(context.asset_partition_keys), time.perf_counter() - started)
         if context.dagster_type.typing_type is pa.Table:
             return table
         return table.to_pandas(types_mapper=None)
+
+
+def _is_range(context: dg.OutputContext | dg.InputContext) -> bool:
+    return context.has_asset_partitions and len(context.asset_partition_keys) > 1
+
+
+# a range run's step logs its writing every tenth of the way (the run's log in the UI is its progress bar)
+PROGRESS_STEPS = 10
+
+
+def _write_progress(context: dg.OutputContext, dataset: str, rows: int):
+    if not _is_range(context):
+        return None
+    started, shown = time.perf_counter(), set()
+
+    def log(done: int, days: int) -> None:
+        tenth = done * PROGRESS_STEPS // days
+        if (days >= PROGRESS_STEPS or done == days) and tenth not in shown:
+            shown.add(tenth)
+            elapsed = time.perf_counter() - started
+            context.log.info("%s: writing %s row(s): %d/%d day file(s), %d %%, %.1f s, about %.0f s left", dataset,
+                             f"{rows:,}", done, days, 100 * done // days, elapsed, elapsed * (days - done) / done)
+    return log
 
 
 def _window(context: dg.OutputContext | dg.InputContext):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -142,8 +142,11 @@ class ParquetStore:
         time_column: str | None,
         window: tuple[datetime, datetime] | None = None,
         file_metadata: Mapping[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> WriteStats:
-        """Replace exactly the rows of `window` (or the whole dataset when window is None)."""
+        """Replace exactly the rows of `window` (or the whole dataset when window is None).
+
+        `progress(days_done, days)` is called after each UTC day file (a year's range writes 366)."""
         table = to_arrow(obj)
         if file_metadata:
             merged = dict(table.schema.metadata or {})
@@ -154,7 +157,7 @@ class ParquetStore:
             remove_leftovers(self.dataset_dir(dataset))
             if time_column is None:
                 return self._write_whole(dataset, table)
-            return self._write_window(dataset, table, time_column, window)
+            return self._write_window(dataset, table, time_column, window, progress)
 
     def append(self, dataset: str, obj: pa.Table | pd.DataFrame, *, time_column: str,
                file_metadata: Mapping[str, str] | None = None) -> WriteStats:
@@ -186,7 +189,8 @@ class ParquetStore:
         return WriteStats(dataset, table.num_rows, [target], removed, replaced)
 
     def _write_window(self, dataset: str, table: pa.Table, time_column: str,
-                      window: tuple[datetime, datetime] | None) -> WriteStats:
+                      window: tuple[datetime, datetime] | None,
+                      progress: Callable[[int, int], None] | None = None) -> WriteStats:
         base = self.dataset_dir(dataset)
         times = table.column(time_column)
         if window is None:
@@ -213,7 +217,7 @@ class ParquetStore:
             day_names = {d.isoformat() for d in _days(start, end)}
         row_days = _utc_day_names(times)
         written, removed, replaced = [], [], 0
-        for day in sorted(day_names):
+        for done, day in enumerate(sorted(day_names), start=1):
             target = base / f"date={day}" / PART_FILE
             new_rows = table.filter(pc.equal(row_days, day)) if table.num_rows else table
             if target.exists():
@@ -230,6 +234,8 @@ class ParquetStore:
             elif target.exists():
                 _remove(target)
                 removed.append(target)
+            if progress is not None:
+                progress(done, len(day_names))
         return WriteStats(dataset, table.num_rows, written, removed, replaced)
 
     # -- reading ---------------------------------------------------------------------------

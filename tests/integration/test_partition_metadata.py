@@ -40,6 +40,11 @@ def test_each_partition_of_a_range_run_gets_its_own_row_count(settings):
     raw_rows = {m.partition: m.metadata["dagster/row_count"].value
                 for m in result.asset_materializations_for_node("raw_rte__eco2mix_regional")}
     assert raw_rows[f"{DAY}-03:30"] == 0 and raw_rows[f"{DAY}-12:00"] == 1
+    # the run's log is its progress: inputs read and day files written, per step (what the UI's run view shows)
+    messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(m.startswith("core_rte__eco2mix_regional: writing 44 row(s): 2/2 day file(s), 100 %")
+               for m in messages), messages
+    assert any(m.startswith("raw_rte__eco2mix_regional: read 44 row(s) of 48 partition(s)") for m in messages)
 
 
 def test_a_cli_range_run_plans_each_asset_once_not_once_per_partition(settings, monkeypatch):

@@ -56,6 +56,17 @@ def test_rewriting_a_window_replaces_exactly_its_rows(tmp_path):
     assert sorted(p.parent.name for p in store.files("ds")) == ["date=2025-01-01", "date=2025-01-02"]
 
 
+def test_a_window_write_reports_its_progress_day_file_by_day_file(tmp_path):
+    """What a range run logs as it writes (the UI's run log is its progress)."""
+    store = ParquetStore(tmp_path)
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    times = [start + timedelta(hours=6 * i) for i in range(4 * 31)]  # March: 31 UTC days
+    seen = []
+    store.write("ds", frame(times), time_column="datetime_utc", window=(start, start + timedelta(days=31)),
+                progress=lambda done, days: seen.append((done, days)))
+    assert seen == [(i, 31) for i in range(1, 32)]
+
+
 def test_rows_outside_the_window_are_refused(tmp_path):
     store = ParquetStore(tmp_path)
     t = datetime(2025, 1, 1, tzinfo=UTC)

@@ -1,6 +1,5 @@
 """What the region's users read is in French: every dataset title and description (DataSud and the UI show
-them). Code and logs stay in English. The descriptions of UC1, UC4 and UC5 datasets are still in English
-(PENDING, a list that can only shrink)."""
+them). Code and logs stay in English. Descriptions not yet translated are in PENDING, a list that can only shrink."""
 
 import re
 
@@ -30,18 +29,8 @@ def test_the_heuristic_tells_the_languages_apart():
                          "(voir out_uc2__green_signal)") == []
 
 
-PENDING = {  # descriptions not yet translated: UC1 (territorial energy), UC4 (buildings), UC5 (collective self-consumption)
-    "core_acc__allocation", "core_acc__allocation_keys", "core_acc__enedis_reconciliation",
-    "core_acc__participant_curves", "core_acc__participants", "core_enedis__building_daily_load",
-    "core_patrimoine__anomalies", "core_patrimoine__baselines", "core_patrimoine__bill_lines",
-    "core_patrimoine__building_indicators", "core_patrimoine__monthly_consumption", "hybrid_uc1__energy_balance",
-    "hybrid_uc1__ghg_emissions", "hybrid_uc1__territorial_clusters", "hybrid_uc1__territorial_indicators",
-    "out_acc__dashboard", "out_acc__eligibility", "out_acc__key_comparison", "out_acc__monthly_statements",
-    "out_patrimoine__building_reports", "out_uc4__energy_by_commune", "raw_acc__allocation_keys", "raw_acc__curves",
-    "raw_acc__enedis_allocation", "raw_acc__participants", "raw_atmosud__cigale_inventory",
-    "raw_education__school_calendar", "raw_enedis__building_load_curves", "raw_grdf__building_gas_daily",
-    "raw_ore__aggregate_consumption", "raw_ore__local_consumption", "raw_patrimoine__buildings",
-    "raw_patrimoine__meters", "raw_suppliers__building_bills",
+PENDING = {  # descriptions not yet translated; out_uc4__energy_by_commune is being reworked (UC4)
+    "out_uc4__energy_by_commune",
 }
 
 

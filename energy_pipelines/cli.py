@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -439,16 +440,40 @@ def _cmd_sql(args) -> int:
 
 
 def _cmd_ui(args) -> int:
+    from energy_pipelines.checks.datadocs import ReportsServer
+
     settings = load_settings()
     dagster_home(settings)
     dagster = Path(sys.executable).with_name("dagster")
-    # looking at the results should not start publishing: the sensor stays off unless asked
-    env = export_for_child(settings, automation="running" if args.automation else "stopped")
+    reports_port = args.reports_port if args.reports_port is not None else args.port + 1
+    try:  # a browser does not open the checks' file:// links from the UI: serve the reports over http
+        reports = ReportsServer(settings.reports_dir, reports_port)
+    except OSError as exc:
+        print(f"error: cannot serve {settings.reports_dir} on 127.0.0.1:{reports_port} ({exc.strerror}); "
+              "choose another port with --reports-port", file=sys.stderr)
+        return 2
+    reports_url = settings.reports_url or reports.url
+    # looking at the results should not start publishing: the sensor stays off unless asked; the runs
+    # launched from the UI link their Data Docs pages through the reports server
+    env = export_for_child(settings, automation="running" if args.automation else "stopped", reports_url=reports_url)
     print(f"Dagster UI on http://{args.host}:{args.port} (publication sensor "
-          f"{'on' if args.automation else 'off: --automation to turn it on'}); Ctrl-C stops it")
-    os.execve(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-                             "-h", args.host, "-p", str(args.port)], env)
-    return 0
+          f"{'on' if args.automation else 'off: --automation to turn it on'}); Data Docs on "
+          f"{reports_url}data_docs/index.html; Ctrl-C stops both", flush=True)
+    interrupted = False
+    with reports:
+        ui = subprocess.Popen([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                               "-h", args.host, "-p", str(args.port)], env=env)
+        previous = signal.signal(signal.SIGTERM, lambda *_: ui.terminate())  # stopped as a service: pass it on
+        try:
+            while True:
+                try:
+                    code = ui.wait()
+                    break
+                except KeyboardInterrupt:  # dagster dev got the same Ctrl-C from the terminal and is stopping
+                    interrupted = True
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return 0 if interrupted else (code if code >= 0 else 128 - code)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -477,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this data root")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    p.add_argument("--reports-port", type=int, default=None,
+                   help="port on 127.0.0.1 serving the Data Docs and charts the UI links to (default: --port + 1)")
     p.add_argument("--automation", action="store_true",
                    help="start with the publication sensor on (default: off, the UI only shows and launches)")
     p.set_defaults(func=_cmd_ui)

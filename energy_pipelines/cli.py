@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -446,34 +447,55 @@ def _cmd_ui(args) -> int:
     dagster_home(settings)
     dagster = Path(sys.executable).with_name("dagster")
     reports_port = args.reports_port if args.reports_port is not None else args.port + 1
-    try:  # a browser does not open the checks' file:// links from the UI: serve the reports over http
-        reports = ReportsServer(settings.reports_dir, reports_port)
-    except OSError as exc:
-        print(f"error: cannot serve {settings.reports_dir} on 127.0.0.1:{reports_port} ({exc.strerror}); "
-              "choose another port with --reports-port", file=sys.stderr)
-        return 2
-    reports_url = settings.reports_url or reports.url
-    # looking at the results should not start publishing: the sensor stays off unless asked; the runs
-    # launched from the UI link their Data Docs pages through the reports server
-    env = export_for_child(settings, automation="running" if args.automation else "stopped", reports_url=reports_url)
-    print(f"Dagster UI on http://{args.host}:{args.port} (publication sensor "
-          f"{'on' if args.automation else 'off: --automation to turn it on'}); Data Docs on "
-          f"{reports_url}data_docs/index.html; Ctrl-C stops both", flush=True)
-    interrupted = False
-    with reports:
-        ui = subprocess.Popen([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-                               "-h", args.host, "-p", str(args.port)], env=env)
-        previous = signal.signal(signal.SIGTERM, lambda *_: ui.terminate())  # stopped as a service: pass it on
-        try:
+    ui: subprocess.Popen | None = None
+    stopping = False
+
+    def stop(*_) -> None:
+        # as a Ctrl-C does: SIGINT to the whole group of `dagster dev`, so that its code server stops too
+        # (a SIGTERM to `dagster dev` alone leaves the code server behind)
+        nonlocal stopping
+        stopping = True
+        if ui is not None:
+            try:
+                os.killpg(ui.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    previous = signal.signal(signal.SIGTERM, stop)  # stopped as a service: the UI, then the reports server
+    try:
+        try:  # a browser does not open the checks' file:// links from the UI: serve the reports over http
+            reports = ReportsServer(settings.reports_dir, reports_port)
+        except OSError as exc:
+            print(f"error: cannot serve {settings.reports_dir} on 127.0.0.1:{reports_port} ({exc.strerror}); "
+                  "choose another port with --reports-port", file=sys.stderr)
+            return 2
+        reports_url = settings.reports_url or reports.url
+        # looking at the results should not start publishing: the sensor stays off unless asked; the runs
+        # launched from the UI link their Data Docs pages through the reports server
+        env = export_for_child(settings, automation="running" if args.automation else "stopped",
+                               reports_url=reports_url)
+        print(f"Dagster UI on http://{args.host}:{args.port} (publication sensor "
+              f"{'on' if args.automation else 'off: --automation to turn it on'}); Data Docs on "
+              f"{reports_url}data_docs/index.html; Ctrl-C stops both", flush=True)
+        interrupted = False
+        with reports:
+            if stopping:
+                return 0
+            # its own process group: the terminal's Ctrl-C reaches this process, which passes it on
+            ui = subprocess.Popen([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                                   "-h", args.host, "-p", str(args.port)], env=env, process_group=0)
+            if stopping:  # a SIGTERM while it was starting
+                stop()
             while True:
                 try:
                     code = ui.wait()
                     break
-                except KeyboardInterrupt:  # dagster dev got the same Ctrl-C from the terminal and is stopping
+                except KeyboardInterrupt:
                     interrupted = True
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    return 0 if interrupted else (code if code >= 0 else 128 - code)
+                    stop()
+        return 0 if interrupted or stopping else (code if code >= 0 else 128 - code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,7 +47,7 @@ def test_ui_starts_on_the_given_port_with_the_publication_sensor_off_unless_aske
     launched = []
 
     class Launched:  # `dagster dev`, recorded instead of started
-        def __init__(self, argv, env):
+        def __init__(self, argv, env, **options):
             launched.append((argv, env))
 
         def wait(self):

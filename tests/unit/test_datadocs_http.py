@@ -129,6 +129,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def session_members(sid: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getsid(int(entry)) == sid:
+                    members.append(int(entry))
+            except OSError:  # gone meanwhile
+                pass
+    return members
+
+
 def test_the_ui_command_serves_the_reports_and_stops_them_with_the_ui(tmp_path):
     home = tmp_path / "home"
     (home / "reports" / "data_docs").mkdir(parents=True)
@@ -152,10 +164,15 @@ def test_the_ui_command_serves_the_reports_and_stops_them_with_the_ui(tmp_path):
         assert f"http://127.0.0.1:{reports_port}/data_docs/index.html" in output
         with pytest.raises(OSError):
             get(f"http://127.0.0.1:{reports_port}/data_docs/index.html")
-    finally:  # whatever `dagster dev` left of its children (it starts them in this test's session)
-        try:
-            os.killpg(cli.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        deadline = time.monotonic() + 20
+        while session_members(cli.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert session_members(cli.pid) == []  # nothing of `dagster dev` left behind
+    finally:  # whatever is left in the session this test started (the CLI, `dagster dev` and its children)
+        for pid in session_members(cli.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if cli.poll() is None:
             cli.wait()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -439,16 +441,61 @@ def _cmd_sql(args) -> int:
 
 
 def _cmd_ui(args) -> int:
+    from energy_pipelines.checks.datadocs import ReportsServer
+
     settings = load_settings()
     dagster_home(settings)
     dagster = Path(sys.executable).with_name("dagster")
-    # looking at the results should not start publishing: the sensor stays off unless asked
-    env = export_for_child(settings, automation="running" if args.automation else "stopped")
-    print(f"Dagster UI on http://{args.host}:{args.port} (publication sensor "
-          f"{'on' if args.automation else 'off: --automation to turn it on'}); Ctrl-C stops it")
-    os.execve(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-                             "-h", args.host, "-p", str(args.port)], env)
-    return 0
+    reports_port = args.reports_port if args.reports_port is not None else args.port + 1
+    ui: subprocess.Popen | None = None
+    stopping = False
+
+    def stop(*_) -> None:
+        # as a Ctrl-C does: SIGINT to the whole group of `dagster dev`, so that its code server stops too
+        # (a SIGTERM to `dagster dev` alone leaves the code server behind)
+        nonlocal stopping
+        stopping = True
+        if ui is not None:
+            try:
+                os.killpg(ui.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    previous = signal.signal(signal.SIGTERM, stop)  # stopped as a service: the UI, then the reports server
+    try:
+        try:  # a browser does not open the checks' file:// links from the UI: serve the reports over http
+            reports = ReportsServer(settings.reports_dir, reports_port)
+        except OSError as exc:
+            print(f"error: cannot serve {settings.reports_dir} on 127.0.0.1:{reports_port} ({exc.strerror}); "
+                  "choose another port with --reports-port", file=sys.stderr)
+            return 2
+        reports_url = settings.reports_url or reports.url
+        # looking at the results should not start publishing: the sensor stays off unless asked; the runs
+        # launched from the UI link their Data Docs pages through the reports server
+        env = export_for_child(settings, automation="running" if args.automation else "stopped",
+                               reports_url=reports_url)
+        print(f"Dagster UI on http://{args.host}:{args.port} (publication sensor "
+              f"{'on' if args.automation else 'off: --automation to turn it on'}); Data Docs on "
+              f"{reports_url}data_docs/index.html; Ctrl-C stops both", flush=True)
+        interrupted = False
+        with reports:
+            if stopping:
+                return 0
+            # its own process group: the terminal's Ctrl-C reaches this process, which passes it on
+            ui = subprocess.Popen([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                                   "-h", args.host, "-p", str(args.port)], env=env, process_group=0)
+            if stopping:  # a SIGTERM while it was starting
+                stop()
+            while True:
+                try:
+                    code = ui.wait()
+                    break
+                except KeyboardInterrupt:
+                    interrupted = True
+                    stop()
+        return 0 if interrupted or stopping else (code if code >= 0 else 128 - code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -477,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this data root")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    p.add_argument("--reports-port", type=int, default=None,
+                   help="port on 127.0.0.1 serving the Data Docs and charts the UI links to (default: --port + 1)")
     p.add_argument("--automation", action="store_true",
                    help="start with the publication sensor on (default: off, the UI only shows and launches)")
     p.set_defaults(func=_cmd_ui)

@@ -26,12 +26,15 @@ class Platform(dg.ConfigurableResource):
     # per-source overrides, {source_id: {"mode": ..., "url": ...}} as JSON (Dagster config is flat)
     sources_json: str = "{}"
     max_landing_file_mb: float = 256.0
+    # where reports/ is served over http (`energy-pipelines ui`, `serve`); None: links are file:// URLs
+    reports_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
         sources = {k: v.model_dump(exclude_none=True) for k, v in settings.sources.items()}
         return cls(home=str(settings.home), mode=settings.mode, offline=settings.offline,
-                   sources_json=json.dumps(sources, sort_keys=True), max_landing_file_mb=settings.max_landing_file_mb)
+                   sources_json=json.dumps(sources, sort_keys=True), max_landing_file_mb=settings.max_landing_file_mb,
+                   reports_url=settings.reports_url)
 
     @property
     def _sources(self) -> dict[str, SourceOverride]:

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         "DATASUD_API_KEY", "ENERGY_PIPELINES_DATASUD_API_KEY"))
     pseudonymisation_key: SecretStr | None = None
     alert_webhook: SecretStr | None = Field(default=None, description="URL alerts are POSTed to (may hold a token)")
+    # a browser does not open file:// links from the UI: `energy-pipelines ui` and `serve` serve reports/
+    # over http and set this for their children, so the checks link their Data Docs pages through it
+    reports_url: str | None = Field(default=None, description="base http(s) URL where <home>/reports/ is served")
     max_landing_file_mb: float = Field(default=256.0, gt=0, description="larger landing files are refused")
     uc2_sensor_interval_s: int = Field(default=30, ge=5)
     uc2_sensor: Literal["running", "stopped"] = "stopped"
@@ -126,6 +129,15 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("reports_url", mode="after")
+    @classmethod
+    def _http(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")) or not url.split("://", 1)[1].strip("/"):
+            raise ValueError(f"{url!r} is not an http(s) URL (e.g. http://127.0.0.1:3001/)")
+        return url.rstrip("/") + "/"
 
     @model_validator(mode="after")
     def _span(self) -> Settings:

@@ -6,7 +6,9 @@
     <reports>/data_docs/<dataset>/validations/<UTC day>/<start>_<end>.html (+ .json summary)
 
 Pages carry their CSS inline and load nothing from the network, so they open from disk (or
-from a file server) in any browser, offline. GX's own Data Docs need a file-backed context with
+from a file server) in any browser, offline. A browser does not follow a file:// link from the
+Dagster UI, so `energy-pipelines ui` and `serve` also serve the reports folder over http on
+127.0.0.1 (`ReportsServer`) and the checks link their page through that URL (`page_url`). GX's own Data Docs need a file-backed context with
 stores and pull Bootstrap/jQuery from CDNs; this renders the same content (every expectation,
 its severity, observed values, failing rows) from our validation outcome.
 """
@@ -15,10 +17,14 @@ from __future__ import annotations
 
 import html
 import json
+import threading
 from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -230,3 +236,50 @@ def _prune(directory: Path) -> None:
             old.parent.rmdir()
         except OSError:
             pass
+
+
+# -- served over http ---------------------------------------------------------------------------
+
+
+def page_url(page: Path, reports_dir: Path | str, reports_url: str | None) -> str:
+    """The link to a page under `reports_dir`: through `reports_url` when the folder is served, else file://."""
+    if not reports_url:
+        return page.resolve().as_uri()
+    relative = page.resolve().relative_to(Path(reports_dir).resolve())
+    return reports_url.rstrip("/") + "/" + quote(relative.as_posix())
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # one line per request would flood the UI's console
+        pass
+
+
+class ReportsServer:
+    """The reports folder served read-only over http on 127.0.0.1, in a daemon thread, until `stop()`.
+
+    Bound to the loopback only: the pages may hold sample rows of restricted datasets; put an
+    authenticating proxy in front (and set ENERGY_PIPELINES_REPORTS_URL) to reach them from elsewhere."""
+
+    def __init__(self, reports_dir: Path | str, port: int = 0) -> None:
+        """Start serving (port 0: any free port); a port already taken raises OSError."""
+        self.directory = Path(reports_dir)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        handler = partial(_QuietHandler, directory=str(self.directory))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)  # OSError when the port is taken
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="reports-http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ReportsServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+

@@ -224,13 +224,13 @@ def _read(platform: Platform, spec: DatasetSpec, window: tuple[datetime, datetim
 # -- expectations -----------------------------------------------------------------------------
 
 
-def _expectations_verdicts(outcome, scope: Scope, spec: DatasetSpec, page: Path | None):
+def _expectations_verdicts(outcome, scope: Scope, spec: DatasetSpec, page: Path | None, url: str | None = None):
     from energy_pipelines.checks.datadocs import verdict_of
 
     severity = outcome.severity
     links = {}
     if page is not None:
-        links = {"data_docs": dg.MetadataValue.path(str(page)), "data_docs_url": dg.MetadataValue.url(page.as_uri())}
+        links = {"data_docs": dg.MetadataValue.path(str(page)), "data_docs_url": dg.MetadataValue.url(url or page.as_uri())}
     failed = outcome.failures
     counts = _rule_counts(failed)
     overall = Verdict(
@@ -285,7 +285,7 @@ def build_expectations_check(asset_key: dg.AssetKey, spec: DatasetSpec, suite: S
                   "expectations": len(suite.expectations), "critical_expectations": critical},
     )
     def _expectations(context: dg.AssetCheckExecutionContext, platform: Platform):
-        from energy_pipelines.checks.datadocs import PageContext, write_validation
+        from energy_pipelines.checks.datadocs import PageContext, page_url, write_validation
         from energy_pipelines.checks.validation import to_frame, validate
 
         scope = scope_of(context, partitions_def)
@@ -300,7 +300,8 @@ def build_expectations_check(asset_key: dg.AssetKey, spec: DatasetSpec, suite: S
         if not outcome.success:
             context.log.warning("%s [%s]: %s", spec.id, scope.label,
                                 "; ".join(f"{o.severity} {o.rule}" for o in outcome.failures[:MAX_LISTED]))
-        overall, per_key = _expectations_verdicts(outcome, scope, spec, page)
+        url = page_url(page, platform.reports_dir, platform.reports_url) if page is not None else None
+        overall, per_key = _expectations_verdicts(outcome, scope, spec, page, url)
         yield from emit(context, asset_key, EXPECTATIONS, True, scope, overall, per_key)
 
     return _expectations

@@ -4,6 +4,8 @@
     code server  `dagster api grpc` loading energy_pipelines.definitions (runs are launched from it)
     daemon       `dagster-daemon run`: schedules, sensors, the run queue, run monitoring and retries
     webserver    `dagster-webserver`: the UI and its GraphQL API
+    reports      `<data root>/reports/` (Data Docs, charts) over http on 127.0.0.1 (a thread of this process),
+                 the links of the checks' metadata (ENERGY_PIPELINES_REPORTS_URL, unless set already)
 
 Each child runs in its own process group (a session of its own), so Ctrl-C in the terminal reaches
 only this supervisor, which then stops the children group by group: SIGTERM, a grace period, then
@@ -117,9 +119,11 @@ def write_workspace(home: Path, grpc_port: int) -> Path:
     return workspace
 
 
-def child_environment(settings: Settings, home: Path) -> dict[str, str]:
-    """The children's environment: the same data root and the instance's connection settings."""
-    env = export_for_child(settings, home=str(settings.home))
+def child_environment(settings: Settings, home: Path, reports_url: str | None = None) -> dict[str, str]:
+    """The children's environment: the same data root, where its reports are served and the instance's
+    connection settings."""
+    env = export_for_child(settings, home=str(settings.home),
+                           **({"reports_url": reports_url} if reports_url else {}))
     env.update({
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": settings.dagster_pg_host,
@@ -255,18 +259,28 @@ class Stack:
 
 
 def serve(settings: Settings, *, host: str, port: int, grpc_port: int, startup_timeout_s: float = 600.0,
-          stop_requested: threading.Event | None = None) -> int:
+          stop_requested: threading.Event | None = None, reports_port: int | None = None) -> int:
+    from energy_pipelines.checks.datadocs import ReportsServer
+
     stop_requested = stop_requested or threading.Event()
+    reports_port = port + 1 if reports_port is None else reports_port
     check_port_free(host, port, "webserver")
     check_port_free("127.0.0.1", grpc_port, "code server")
+    check_port_free("127.0.0.1", reports_port, "reports")
     home = prepare_instance(settings)
     if ensure_database(settings):
         print(f"created PostgreSQL database {settings.dagster_pg_db}")
     workspace = write_workspace(home, grpc_port)
-    env = child_environment(settings, home)
+    try:
+        reports = ReportsServer(settings.reports_dir, reports_port)
+    except OSError as exc:
+        raise ServeError(f"reports port 127.0.0.1:{reports_port} is not free ({exc.strerror}); choose another") from None
+    reports_url = settings.reports_url or reports.url
+    env = child_environment(settings, home, reports_url)
     logs = logs_dir(settings)
     print(f"instance {home} (PostgreSQL {settings.dagster_pg_host}:{settings.dagster_pg_port}/"
-          f"{settings.dagster_pg_db}), data root {settings.home}, logs {logs}", flush=True)
+          f"{settings.dagster_pg_db}), data root {settings.home}, logs {logs}, Data Docs on "
+          f"{reports_url}data_docs/index.html", flush=True)
     stack = Stack()
     try:
         code = stack.add(start_child("code_server", [
@@ -283,13 +297,14 @@ def serve(settings: Settings, *, host: str, port: int, grpc_port: int, startup_t
                 print(f"error: {gone.name} exited (code {gone.process.returncode}); stopping the stack. "
                       f"Last lines of {gone.log}:\n{gone.log_tail()}", file=sys.stderr, flush=True)
                 return 1
-        print("stopping: webserver, daemon, code server", flush=True)
+        print("stopping: webserver, daemon, code server, reports", flush=True)
         return 0
     except StopRequested:
         print("stopping before the stack was ready", flush=True)
         return 0
     finally:
         stack.stop()
+        reports.stop()
 
 
 def _cmd_serve(args) -> int:
@@ -302,7 +317,7 @@ def _cmd_serve(args) -> int:
     signal.signal(signal.SIGTERM, _request_stop)
     try:
         return serve(load_settings(), host=args.host, port=args.port, grpc_port=args.grpc_port,
-                     startup_timeout_s=args.startup_timeout, stop_requested=stop)
+                     startup_timeout_s=args.startup_timeout, stop_requested=stop, reports_port=args.reports_port)
     except ServeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -314,6 +329,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface of the UI (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
     p.add_argument("--grpc-port", type=int, default=4266, help="port of the code server on 127.0.0.1 (default 4266)")
+    p.add_argument("--reports-port", type=int, default=None,
+                   help="port on 127.0.0.1 serving the Data Docs and charts the UI links to (default: --port + 1)")
     p.add_argument("--startup-timeout", type=float, default=600.0,
                    help="seconds to wait for the code server and the UI to answer (default 600)")
     p.set_defaults(func=_cmd_serve)

@@ -115,10 +115,11 @@ def _wait_for_run(client, run_id: str, timeout_s: float = 900) -> str:
 
 def test_serve_runs_a_partition_on_postgres_and_stops_cleanly(tmp_path, fresh_database):
     from dagster import DagsterEventType
+    from dagster._serdes import deserialize_value
     from dagster_graphql import DagsterGraphQLClient
 
     home = tmp_path / "home"
-    port, grpc_port = _free_port(), _free_port()
+    port, grpc_port, reports_port = _free_port(), _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGY_PIPELINES_", "DAGSTER_"))}
     env.update({"ENERGY_PIPELINES_HOME": str(home), "ENERGY_PIPELINES_MODE": "sample",
                 "ENERGY_PIPELINES_OFFLINE": "true", "ENERGY_PIPELINES_PARTITIONS_START": "2025-10-01",
@@ -126,7 +127,8 @@ def test_serve_runs_a_partition_on_postgres_and_stops_cleanly(tmp_path, fresh_da
     log = tmp_path / "serve.out"
     with log.open("wb") as out:
         server = subprocess.Popen([str(BIN / "energy-pipelines"), "serve", "--port", str(port),
-                                   "--grpc-port", str(grpc_port)], cwd=PROJECT_ROOT, env=env,
+                                   "--grpc-port", str(grpc_port), "--reports-port", str(reports_port)],
+                                  cwd=PROJECT_ROOT, env=env,
                                   stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_for_location(port, server, log)
@@ -150,6 +152,17 @@ def test_serve_runs_a_partition_on_postgres_and_stops_cleanly(tmp_path, fresh_da
             cur.execute("select asset_key, partition from event_logs where run_id = %s "
                         "and dagster_event_type = 'ASSET_MATERIALIZATION' order by asset_key", [run_id])
             assert cur.fetchall() == [(f'["{a}"]', PARTITION) for a in sorted(RTE)]
+            # the check's Data Docs link works over http, served by the stack (a browser ignores file:// there)
+            cur.execute("select event from event_logs where run_id = %s "
+                        "and dagster_event_type = 'ASSET_CHECK_EVALUATION'", [run_id])
+            evaluations = [deserialize_value(row[0]).dagster_event.event_specific_data for row in cur.fetchall()]
+        links = [e.metadata["data_docs_url"].value for e in evaluations if "data_docs_url" in e.metadata]
+        assert links and all(u.startswith(f"http://127.0.0.1:{reports_port}/data_docs/") for u in links), links
+        for link in links:  # each opens the page of its own dataset
+            page = requests.get(link, timeout=10)
+            dataset = link.split("/data_docs/")[1].split("/")[0]
+            assert page.status_code == 200 and dataset in page.text and "<!DOCTYPE html>" in page.text
+        assert {link.split("/data_docs/")[1].split("/")[0] for link in links} == set(RTE)
         # the Parquet landed under the data root given to the stack: 00:00 UTC on 2025-10-26
         assert list((home / "warehouse" / RTE[1]).rglob("*.parquet"))
         assert {p.name for p in (home / "logs" / "serve").iterdir()} == {"code_server.log", "daemon.log",
@@ -167,3 +180,5 @@ def test_serve_runs_a_partition_on_postgres_and_stops_cleanly(tmp_path, fresh_da
     assert code == 0, log.read_text()
     assert not _living(children), f"left behind: {_living(children)}"
     assert not _processes_mentioning(f"ENERGY_PIPELINES_HOME={home}\0".encode())
+    with pytest.raises(requests.ConnectionError):  # the reports server stopped with the stack
+        requests.get(f"http://127.0.0.1:{reports_port}/", timeout=5)

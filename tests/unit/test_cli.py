@@ -45,11 +45,21 @@ def test_ui_starts_on_the_given_port_with_the_publication_sensor_off_unless_aske
     from energy_pipelines.settings import load_settings
 
     launched = []
-    monkeypatch.setattr(cli.os, "execve", lambda path, argv, env: launched.append((argv, env)))
-    assert cli.main(["ui", "--port", "3111"]) == 0
-    assert cli.main(["ui", "--automation"]) == 0
+
+    class Launched:  # `dagster dev`, recorded instead of started
+        def __init__(self, argv, env, **options):
+            launched.append((argv, env))
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(cli.subprocess, "Popen", Launched)
+    # --reports-port 0: any free port (a fixed one may be taken on a shared machine)
+    assert cli.main(["ui", "--port", "3111", "--reports-port", "0"]) == 0
+    assert cli.main(["ui", "--automation", "--reports-port", "0"]) == 0
     (plain_argv, plain_env), (_, asked_env) = launched
     assert plain_argv[plain_argv.index("-p") + 1] == "3111"
+    assert plain_env["ENERGY_PIPELINES_REPORTS_URL"].startswith("http://127.0.0.1:")
     statuses = []
     for env in (plain_env, asked_env):
         monkeypatch.setenv("ENERGY_PIPELINES_AUTOMATION", env["ENERGY_PIPELINES_AUTOMATION"])

@@ -1,0 +1,135 @@
+"""UC2 derived datasets as pure functions: each is named by the `derive:` block of its dataset YAML.
+
+The asset factory (`assets/derived.py`) loads the inputs and calls these; they compute the table,
+its figures and charts, with no Dagster, no store and no clock of their own. The computations
+themselves live in `green_signal` and `usage`; here is what a product adds around them (its
+figures, its empty table, its Paris days or months).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from energy_pipelines.catalog import Catalog, DatasetSpec
+from energy_pipelines.clock import Window
+from energy_pipelines.reporting import uc2 as charts
+from energy_pipelines.transforms import green_signal, usage
+from energy_pipelines.transforms.result import Derived
+from energy_pipelines.transforms.uc2_params import Uc2Params
+
+
+def thresholds_of(catalog: Catalog) -> pd.DataFrame:
+    """The versioned colour thresholds (assets_config/uc2/signal_thresholds.yaml)."""
+    return green_signal.load_thresholds(Path(catalog.directory) / "uc2" / "signal_thresholds.yaml")
+
+
+def _rounded(value):
+    """Figures as UC2 has always shown them: floats to 4 decimals, missing as None (n/a)."""
+    if value is None or (isinstance(value, float | np.floating) and not np.isfinite(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, float | np.floating):
+        return round(float(value), 4)
+    return value
+
+
+def _empty(spec: DatasetSpec) -> pa.Table:
+    """Nothing to write this time: an empty table of the dataset's schema (not a frame with no columns)."""
+    return spec.table_schema.to_arrow().empty_table()
+
+
+def surplus_stations_in_use(signal: pa.Table, *, catalog: Catalog) -> Derived:
+    """hybrid__green_surplus_stations_in_use: charge points in use while their node over-produces."""
+    out = green_signal.surplus_in_use(signal, thresholds_of(catalog))
+    return Derived(data=out, figures={
+        "charge_points_in_use_in_surplus": int(out["id_pdc_itinerance"].nunique()),
+        "stations": int(out["id_station_itinerance"].nunique()),
+        "preview": out.head(10).astype(str).to_dict("records"),
+    })
+
+
+def published_signal(signal: pa.Table, *, params: Uc2Params) -> Derived:
+    """out_uc2__green_signal: the open signal under the disclosure rule of docs/uc2.md."""
+    k_points, min_stations = params.disclosure.k_min_charge_points, params.disclosure.min_stations
+    out = green_signal.open_signal(signal, k_points, min_stations)
+    colours = pa.table({"c": out.column("colour").fill_null("none")}).group_by("c").aggregate([([], "count_all")])
+    no_area = out.filter(pc.is_null(out.column("occupancy_area")))
+    return Derived(data=out, figures={
+        "rows_by_colour": dict(zip(colours.column("c").to_pylist(), colours.column("count_all").to_pylist(),
+                                   strict=True)),
+        "disclosure_k_min_charge_points": k_points,
+        "stations_without_published_occupancy": len(set(no_area.column("id_station_itinerance").to_pylist())),
+    })
+
+
+def surplus_charging(surplus: pd.DataFrame, open_signal: pd.DataFrame, stations: pd.DataFrame) -> Derived:
+    """out_uc2__green_surplus_charging: the restricted surplus product, per occupancy area."""
+    out, figures = green_signal.surplus_by_area(surplus, open_signal, green_signal.latest_register(stations))
+    return Derived(data=out, figures={k: _rounded(v) for k, v in figures.items()})
+
+
+def charging_usage_daily(signal: pd.DataFrame, sessions: pd.DataFrame, *, window: Window,
+                         spec: DatasetSpec) -> Derived:
+    """hybrid__charging_usage_daily: per charge point and Paris day, occupancy, sessions, energy, green share."""
+    parts = []
+    for day in window.paris_days():
+        sig = signal[(signal["datetime_utc"] >= day.start) & (signal["datetime_utc"] < day.end)]
+        ses = sessions[(sessions["end_utc"] >= day.start) & (sessions["end_utc"] < day.end)]
+        if len(sig):
+            parts.append(usage.daily_usage(sig, ses, day.start, day.end, day.label))
+    data = pd.concat(parts, ignore_index=True) if parts else _empty(spec)
+    figures = {k: _rounded(v) for k, v in usage.usage_green_correlation(signal).items()} if len(signal) else {}
+    pngs = {}
+    if len(data):
+        figures.update({
+            "mean_occupancy_rate_pct": _rounded(float(data["occupancy_rate_pct"].mean())),
+            "sessions_per_charge_point_day": _rounded(float(data["n_sessions"].mean())),
+            "energy_kwh": _rounded(float(data["energy_kwh"].sum())),
+            "green_energy_share_pct": _rounded(float(
+                (data["green_energy_share_pct"].fillna(0) * data["energy_kwh"]).sum()
+                / max(data["energy_kwh"].sum(), 1e-9))),
+            "half_hours_in_days": data.groupby("day_local")["half_hours_in_day"].first().to_dict(),
+        })
+        pngs["chart"] = charts.usage_chart(signal, window.start, window.end)
+    return Derived(data=data, figures=figures, charts=pngs)
+
+
+def charging_usage_monthly(daily: pd.DataFrame, sessions: pd.DataFrame, typology: pd.DataFrame, *,
+                           window: Window, params: Uc2Params, spec: DatasetSpec) -> Derived:
+    """out_uc2__charging_usage: the open monthly usage per station, k-anonymous (docs/uc2.md)."""
+    k_min = params.anonymisation.k_min_users
+    k_points, min_stations = params.disclosure.k_min_charge_points, params.disclosure.min_stations
+    parts, raw_sessions = [], []
+    for month in window.paris_months():
+        d = daily[(daily["day_start_utc"] >= month.start) & (daily["day_start_utc"] < month.end)]
+        s = sessions[(sessions["end_utc"] >= month.start) & (sessions["end_utc"] < month.end)]
+        if len(d):
+            m = usage.open_monthly_usage(d, s, month.start, k_min=k_min, k_points=k_points,
+                                         min_stations=min_stations)
+            m.insert(1, "month_local", month.label)
+            parts.append(m)
+            raw_sessions.append(usage.monthly_station_usage(d, s, month.start)["n_sessions"])
+    if not parts:
+        return Derived(data=_empty(spec), figures={"rows": 0})
+    data = pd.concat(parts, ignore_index=True)
+    raw_n_sessions = pd.concat(raw_sessions, ignore_index=True)
+    density = (typology.sort_values("datetime_utc").drop_duplicates("commune_code", keep="last")
+               .set_index("commune_code")["density_label"] if len(typology) else pd.Series(dtype=object))
+    data["commune_density"] = data["code_insee_commune"].map(density)
+    figures = {
+        "k_min_users": k_min,
+        "rows": len(data),
+        "rows_suppressed": int(data["suppressed"].sum()),
+        "rows_suppressed_secondary": int(data["suppression_reason"].fillna("").str.startswith("secondary").sum()),
+        "sessions_in_published_rows": int(data["n_sessions"].fillna(0).sum()),
+        "sessions_in_suppressed_rows": int(raw_n_sessions[data["suppressed"]].sum()),
+    }
+    shown = data[~data["suppressed"]].nlargest(15, "energy_kwh")
+    pngs = {"chart": charts.busiest_stations_chart(shown, window.start, k_min)} if len(shown) else {}
+    return Derived(data=data, figures=figures, charts=pngs)

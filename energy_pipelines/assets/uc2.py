@@ -9,12 +9,12 @@ out_uc2__charging_usage (monthly), hybrid__green_signal_seasonal_history (weekly
 Every partitioned asset accepts a range (single-run backfill) and works day by day inside it.
 
 Declared in their YAML (`derive:`, functions in `transforms/uc2.py`, built by `assets/derived.py`):
-hybrid__green_surplus_stations_in_use, out_uc2__green_signal, out_uc2__green_surplus_charging,
-hybrid__charging_usage_daily, out_uc2__charging_usage. Built here, because they need what a pure
-function does not have: the sessions (the pseudonymisation key and each source's live/sample mode,
-from the platform resource), the signal (reads forward of its window: a lookahead), the seasonal
-history (a window ending at the latest stored half-hour) and the forecast (a history read per issue
-from the store, and the issue time).
+hybrid__green_charging_signal, hybrid__green_surplus_stations_in_use, out_uc2__green_signal,
+out_uc2__green_surplus_charging, hybrid__charging_usage_daily, out_uc2__charging_usage. Built here,
+because they need what a pure function does not have: the sessions (the pseudonymisation key and
+each source's live/sample mode, from the platform resource), the seasonal history (a window ending
+at the latest stored half-hour) and the forecast (a history read per issue from the store, and the
+issue time).
 """
 
 from datetime import datetime, timedelta, timezone
@@ -33,8 +33,8 @@ from energy_pipelines.resources import Platform
 from energy_pipelines.settings import Settings
 from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.transforms import anonymise as anon
-from energy_pipelines.transforms import forecasting, green_signal, usage
-from energy_pipelines.transforms.common import REJECT_COLUMNS, missing_half_hours
+from energy_pipelines.transforms import forecasting, green_signal
+from energy_pipelines.transforms.common import REJECT_COLUMNS
 from energy_pipelines.transforms.uc2 import thresholds_of
 from energy_pipelines.transforms.uc2_params import load_uc2_params
 
@@ -97,19 +97,10 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     rules = anon.QualiChargeRules(**params.qualicharge.model_dump())
     fc = params.forecast.model_dump()
     seasonal_days = params.seasonal_history.days
-    readings = params.signal
     thresholds = thresholds_of(catalog)
     # every input carrying badge ids: one of them live makes the secret key required
     personal_sources = [catalog[RAW_TX].source, catalog[RAW_HISTORY].source]
     lookback = dg.TimeWindowPartitionMapping(start_offset=-lookback_days * 48, allow_nonexistent_upstream_partitions=True)
-    # every reading of the sessions open in the half-hour: back to their start, and forward to the
-    # readings already delivered after it (a re-run settles energy awaiting a later reading)
-    readings_window = dg.TimeWindowPartitionMapping(
-        start_offset=-readings.lookback_days * 48, end_offset=readings.lookahead_days * 48,
-        allow_nonexistent_upstream_partitions=True)
-    # OCPP notifies status changes only: the state of a quiet charge point comes from before
-    status_window = dg.TimeWindowPartitionMapping(start_offset=-readings.status_lookback_days * 48,
-                                                  allow_nonexistent_upstream_partitions=True)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -155,40 +146,6 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             "pseudonymisation_key_source": dg.MetadataValue.text(p.source),
             "lookback_days": dg.MetadataValue.int(lookback_days),
         })
-
-    # -- the hybrid signal ------------------------------------------------------------------
-
-    @dg.asset(**asset_kwargs(catalog[SIGNAL], settings, catalog),
-              ins={"tx": dg.AssetIn(RAW_TX, partition_mapping=readings_window),
-                   "events": dg.AssetIn(RAW_EVENTS, partition_mapping=status_window),
-                   "enedis": dg.AssetIn(RAW_ENEDIS), "rte": dg.AssetIn(CORE_RTE),
-                   "stations": dg.AssetIn(RAW_STATIONS)})
-    def hybrid__green_charging_signal(context: dg.AssetExecutionContext, platform: Platform, tx: pd.DataFrame,
-                                      events: pd.DataFrame, enedis: pd.DataFrame, rte: pd.DataFrame,
-                                      stations: pd.DataFrame) -> TableWithRejects:
-        start, end = window_of(context)
-        register = green_signal.latest_register(stations)
-        if register.empty:
-            raise dg.Failure(description=f"{RAW_STATIONS} holds no charge point: materialise it first")
-        signal = green_signal.green_charging_signal(
-            start=start, end=end, register=register, usage=usage.slot_usage(tx, start, end),
-            status=usage.slot_status(events, start, end), enedis=enedis, rte=rte, thresholds=thresholds, arrow=True)
-        missing_enedis = missing_half_hours(enedis["datetime_utc"], start, end)
-        missing_rte = missing_half_hours(rte["datetime_utc"], start, end)
-        summary = green_signal.summarise(signal)
-        figures = {
-            "charge_points": dg.MetadataValue.int(int(register["id_pdc_itinerance"].nunique())),
-            "half_hours_without_enedis": dg.MetadataValue.int(len(missing_enedis)),
-            "half_hours_without_rte": dg.MetadataValue.int(len(missing_rte)),
-            **{k: _figure(v) for k, v in summary.items() if k != "per_slot"},
-        }
-        per_slot = summary["per_slot"]
-        if len(per_slot) >= 48:
-            png = uc2_charts.signal_chart(per_slot, start, end)
-            figures["chart"] = chart_for(context, platform, png, SIGNAL)
-        return TableWithRejects(data=signal, metadata=figures)
-
-    # -- usage ---------------------------------------------------------------------------------
 
     # -- history and forecast -----------------------------------------------------------------
 
@@ -247,8 +204,7 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             figures["chart"] = chart_for(context, platform, uc2_charts.forecast_chart(data), FORECAST)
         return TableWithRejects(data=data, metadata=figures)
 
-    return [anon_spie__charging_sessions, hybrid__green_charging_signal, hybrid__green_signal_seasonal_history,
-            out_uc2__signal_forecast]
+    return [anon_spie__charging_sessions, hybrid__green_signal_seasonal_history, out_uc2__signal_forecast]
 
 
 def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame, thresholds: pd.DataFrame,

@@ -19,6 +19,7 @@ from energy_pipelines.catalog import Catalog, DatasetSpec
 from energy_pipelines.clock import Window
 from energy_pipelines.reporting import uc2 as charts
 from energy_pipelines.transforms import green_signal, usage
+from energy_pipelines.transforms.common import missing_half_hours
 from energy_pipelines.transforms.result import Derived
 from energy_pipelines.transforms.uc2_params import Uc2Params
 
@@ -42,6 +43,33 @@ def _rounded(value):
 def _empty(spec: DatasetSpec) -> pa.Table:
     """Nothing to write this time: an empty table of the dataset's schema (not a frame with no columns)."""
     return spec.table_schema.to_arrow().empty_table()
+
+
+def green_charging_signal(tx: pd.DataFrame, events: pd.DataFrame, enedis: pd.DataFrame, rte: pd.DataFrame,
+                          stations: pd.DataFrame, *, window: Window, catalog: Catalog) -> Derived:
+    """hybrid__green_charging_signal: per charge point and half-hour, the colour, the use, the energy.
+
+    `tx` reaches back to the start of the sessions open in the window and forward to the readings
+    delivered after it; `events` reaches back to the last status of a quiet charge point.
+    """
+    start, end = window.start, window.end
+    register = green_signal.latest_register(stations)
+    if register.empty:
+        raise ValueError("raw_symenergie05__charging_stations holds no charge point: materialise it first")
+    signal = green_signal.green_charging_signal(
+        start=start, end=end, register=register, usage=usage.slot_usage(tx, start, end),
+        status=usage.slot_status(events, start, end), enedis=enedis, rte=rte, thresholds=thresholds_of(catalog),
+        arrow=True)
+    summary = green_signal.summarise(signal)
+    figures = {
+        "charge_points": int(register["id_pdc_itinerance"].nunique()),
+        "half_hours_without_enedis": len(missing_half_hours(enedis["datetime_utc"], start, end)),
+        "half_hours_without_rte": len(missing_half_hours(rte["datetime_utc"], start, end)),
+        **{k: _rounded(v) for k, v in summary.items() if k != "per_slot"},
+    }
+    per_slot = summary["per_slot"]
+    pngs = {"chart": charts.signal_chart(per_slot, start, end)} if len(per_slot) >= 48 else {}
+    return Derived(data=signal, figures=figures, charts=pngs)
 
 
 def surplus_stations_in_use(signal: pa.Table, *, catalog: Catalog) -> Derived:

@@ -17,52 +17,36 @@ at the latest stored half-hour) and the forecast (a history read per issue from 
 issue time).
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-from energy_pipelines.clock import PARIS_NAME, Window
+from energy_pipelines.clock import PARIS_NAME, UTC, Window
 from energy_pipelines.reporting import uc2 as uc2_charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog
-from energy_pipelines.partitions import PARIS
 from energy_pipelines.resources import Platform
 from energy_pipelines.settings import Settings
 from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.transforms import anonymise as anon
-from energy_pipelines.transforms import forecasting, green_signal
+from energy_pipelines.transforms import green_signal
+from energy_pipelines.transforms import uc2 as uc2_transforms
 from energy_pipelines.transforms.common import REJECT_COLUMNS
 from energy_pipelines.transforms.uc2 import thresholds_of
 from energy_pipelines.transforms.uc2_params import load_uc2_params
 
-UTC = timezone.utc
-HALF_HOUR = timedelta(minutes=30)
-
 RAW_STATIONS = "raw_symenergie05__charging_stations"
 RAW_TX = "raw_spie__transaction_log"
-RAW_EVENTS = "raw_spie__event_log"
 RAW_HISTORY = "raw_spie__transaction_history"
-RAW_ENEDIS = "raw_enedis__green_signal"
 RAW_ENEDIS_HISTORY = "raw_enedis__green_signal_history"
-RAW_TYPOLOGY = "raw_insee__commune_typology"
 CORE_RTE = "core_rte__eco2mix_regional"
 SESSIONS = "anon_spie__charging_sessions"
 SIGNAL = "hybrid__green_charging_signal"
-SURPLUS = "hybrid__green_surplus_stations_in_use"
-OPEN_SIGNAL = "out_uc2__green_signal"
-OPEN_SURPLUS = "out_uc2__green_surplus_charging"
-USAGE_DAILY = "hybrid__charging_usage_daily"
-OPEN_USAGE = "out_uc2__charging_usage"
 SEASONAL = "hybrid__green_signal_seasonal_history"
 FORECAST = "out_uc2__signal_forecast"
-
-HALF_HOURLY_ASSETS = (RAW_TX, RAW_EVENTS, RAW_HISTORY, RAW_ENEDIS, SESSIONS, SIGNAL, SURPLUS, OPEN_SIGNAL,
-                      OPEN_SURPLUS)
-DOWNSTREAM_ASSETS = (USAGE_DAILY, OPEN_USAGE, SEASONAL, FORECAST)
-MODEL_ID = "prophet-flat-daily-weekly+residual-ar1/v1"
 
 # the clock of the downstream assets (Paris time): after the day's last half-hour has arrived (the
 # declared ones carry theirs in their YAML: `derive.cron`)
@@ -155,10 +139,10 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def hybrid__green_signal_seasonal_history(context: dg.AssetExecutionContext, platform: Platform,
                                               enedis_history: pd.DataFrame) -> TableWithRejects:
         store = platform.store
-        files = store.files(SIGNAL)
-        if not files:
+        span = store.stored_span(SIGNAL)  # the storage layout is the store's business
+        if span is None:
             raise dg.Failure(description=f"{SIGNAL} has no data yet")
-        last_day = datetime.strptime(files[-1].parent.name[5:], "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+        last_day = span[1]
         window = (last_day - timedelta(days=seasonal_days), last_day)
         signal = store.read(SIGNAL, time_column="datetime_utc", window=window,
                             columns=["datetime_utc", "id_station_itinerance", "code_poste_source", "local_green_ratio",
@@ -209,80 +193,16 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
 
 def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame, thresholds: pd.DataFrame,
                    fc: dict) -> tuple[pd.DataFrame | None, dict]:
-    """One issue: per grid node, prophet on the local ratio of the last `history_days`, 48 h ahead."""
+    """One issue: the history of the last `history_days` before `cutoff` from the store, issued now."""
     history_start = cutoff - timedelta(days=int(fc["history_days"]))
     sig = platform.store.read(SIGNAL, time_column="datetime_utc", window=(history_start, cutoff),
                               columns=["datetime_utc", "id_station_itinerance", "code_poste_source",
                                        "local_green_ratio"]).to_pandas()
-    sig = sig.dropna(subset=["code_poste_source", "local_green_ratio"])
-    if sig.empty or sig["datetime_utc"].nunique() < 96:
-        return None, {"issued": False, "reason": f"less than 2 days of {SIGNAL} before {cutoff:%Y-%m-%dT%H:%MZ}"}
-    version = thresholds[thresholds["valid_from"] <= pd.Timestamp(cutoff)].iloc[-1]
-    green_min = float(version["green_local_ratio_min"])
-    steps = int(fc["horizon_hours"]) * 2
-    backtest = int(fc["backtest_hours"]) * 2
-    per_node, node_metrics = [], {}
-    for node, rows in sig.groupby("code_poste_source"):
-        series = rows.groupby("datetime_utc")["local_green_ratio"].mean()
-        series.index = pd.DatetimeIndex(series.index).tz_convert(UTC)
-        # the forecast starts at the cut-off even when the last half-hours are missing
-        series = series.reindex(pd.date_range(series.index[0], pd.Timestamp(cutoff) - HALF_HOUR, freq="30min"))
-        result = forecasting.forecast(series, steps, transform=fc.get("transform"), backtest_steps=backtest,
-                                      threshold=green_min, correction_window=int(fc["correction_window_steps"]))
-        out = result.frame.assign(code_poste_source=node)
-        per_node.append(out)
-        node_metrics[node] = {k: (round(v, 4) if isinstance(v, float) and np.isfinite(v) else v)
-                              for k, v in result.metrics.items()
-                              if k in ("backtest_skill", "backtest_prophet_only_skill", "backtest_brier_skill",
-                                       "backtest_rmse_model", "backtest_rmse_reference", "history_points")}
-    nodes = pd.concat(per_node, ignore_index=True)
-    link = sig.drop_duplicates("id_station_itinerance")[["id_station_itinerance", "code_poste_source"]]
-    frame = link.merge(nodes, on="code_poste_source").merge(stations, on="id_station_itinerance", how="left")
-    ratio = frame["yhat"].to_numpy()
-    # the expected colour follows the signal's rule: the regional share is forecast too, and where
-    # the forecast ratio alone cannot decide and the share is not forecast, no colour
     try:
         rte = platform.store.read(CORE_RTE, time_column="datetime_utc", window=(history_start, cutoff),
                                   columns=["datetime_utc", "green_share_pct"]).to_pandas()
     except FileNotFoundError:  # no RTE figure stored for the period: the share is not forecast
         rte = pd.DataFrame({"datetime_utc": pd.Series(dtype="datetime64[ns, UTC]"),
                             "green_share_pct": pd.Series(dtype=float)})
-    share_by_target, share_gap = green_signal.forecast_regional_share(rte, cutoff, steps,
-                                                                      history_days=int(fc["history_days"]))
-    share = share_by_target.reindex(pd.DatetimeIndex(frame["ds"]).tz_convert(UTC)).to_numpy()
-    colours = green_signal.decide_colours(ratio, share, thresholds, frame["ds"])
-    issued = pd.Timestamp(datetime.now(UTC))  # to the microsecond: two issues never share a key
-    data = pd.DataFrame({
-        "issued_at_utc": issued, "data_cutoff_utc": pd.Timestamp(cutoff),
-        "target_utc": frame["ds"].to_numpy(),
-        "target_local": [t.isoformat() for t in pd.DatetimeIndex(frame["ds"]).tz_convert(PARIS)],
-        "horizon_h": ((pd.DatetimeIndex(frame["ds"]) - pd.Timestamp(cutoff)).total_seconds() / 3600 + 0.5),
-        "id_station_itinerance": frame["id_station_itinerance"].to_numpy(),
-        "code_insee_commune": frame["code_insee_commune"].to_numpy(),
-        "p_green": np.clip(frame["p_exceed"].to_numpy(), 0, 1).round(4),
-        "expected_regional_green_share_pct": np.round(share, 2),
-        "expected_colour": colours["colour"].to_numpy(),
-        "expected_colour_reason": colours["colour_reason"].to_numpy(),
-        "ratio_band": np.select([ratio < 0.6, ratio < 1.0, ratio < 1.5], ["<0.6", "0.6-1", "1-1.5"], ">=1.5"),
-        "thresholds_version": colours["thresholds_version"].to_numpy(), "model": MODEL_ID,
-    })
-    skills = [m.get("backtest_skill") for m in node_metrics.values() if isinstance(m.get("backtest_skill"), float)]
-    metrics = {
-        "issued": True, "issued_at_utc": issued.isoformat(), "data_cutoff_utc": pd.Timestamp(cutoff).isoformat(),
-        "nodes": len(node_metrics), "stations": int(data["id_station_itinerance"].nunique()),
-        "nodes_without_backtest": sum(1 for m in node_metrics.values() if "backtest_skill" not in m),
-        "regional_share_forecast": share_gap or "prophet on core_rte__eco2mix_regional green_share_pct",
-        "rows_without_expected_colour": int(data["expected_colour"].isna().sum()),
-        "mean_backtest_skill": round(float(np.mean(skills)), 4) if skills else None,
-        "mean_backtest_prophet_only_skill": _mean(node_metrics, "backtest_prophet_only_skill"),
-        "mean_backtest_brier_skill": _mean(node_metrics, "backtest_brier_skill"),
-        "reference": "seasonal naive: same half-hour 7 days before; skill = 1 - RMSE/RMSE_ref (log1p scale)",
-        "brier_reference": "climatology: base rate of green at the same half-hour over the training window",
-        "per_node": node_metrics,
-    }
-    return data, metrics
-
-
-def _mean(metrics: dict, key: str) -> float | None:
-    values = [m[key] for m in metrics.values() if isinstance(m.get(key), float) and np.isfinite(m[key])]
-    return round(float(np.mean(values)), 4) if values else None
+    return uc2_transforms.forecast_issue(sig, rte, cutoff=cutoff, stations=stations, thresholds=thresholds, fc=fc,
+                                         issued=lambda: pd.Timestamp(datetime.now(UTC)))

@@ -15,7 +15,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from energy_pipelines.clock import PARIS, UTC
+from energy_pipelines.clock import UTC
 from energy_pipelines.reporting import uc3 as uc3_charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
@@ -26,16 +26,13 @@ from energy_pipelines.settings import Settings
 from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.transforms import balance as bl
 from energy_pipelines.transforms import territorial_forecast as tf
-from energy_pipelines.transforms.uc3 import names_of, rules_of, territories_of
+from energy_pipelines.transforms.uc3 import (
+    backtest_scores, history_for_forecast, issue_times, names_of, rounded, rules_of, territories_of,
+)
 
 TERRITORIAL_ENERGY = "core_enedis__territorial_energy"
 FORECASTS = "out_uc3__forecasts"
 WEATHER = "raw_meteofrance__weather"
-
-
-def history_for_forecast(energy: pd.DataFrame) -> pd.DataFrame:
-    bal = bl.half_hour_balance(energy)
-    return tf.hourly(bal)
 
 
 # The forecast reads its history (weeks before its day) from the store, not through the IO manager:
@@ -136,7 +133,7 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: secrecy_uc3.Uc3
             meta.update(_backtest_metadata(backtests))
         if oracle:
             scores = {t: tf.evaluate(h, b)["consumption_kwh"] for t, h, b in oracle}
-            meta["backtest_consumption_with_observed_temperature"] = dg.MetadataValue.json(_rounded(scores))
+            meta["backtest_consumption_with_observed_temperature"] = dg.MetadataValue.json(rounded(scores))
             meta["skill_vs_seasonal_naive_consumption_kwh_with_observed_temperature"] = dg.MetadataValue.float(
                 round(float(np.nanmean([s["skill_rmse"] for s in scores.values()])), 4))
         archived = _archived_scores(store, forecast_schema, energy_schema, issues[-1], cfg)
@@ -166,42 +163,14 @@ def _temperature(store, catalog: Catalog, weather: str | None, window, communes)
     return {t: g.set_index("datetime_utc")["temperature_c"] for t, g in temps.groupby("territory_id")}
 
 
-def issue_times(start, end) -> list[pd.Timestamp]:
-    """The end of each Paris day of [start, end) (a daily-partition window): when its forecast is issued."""
-    days = pd.date_range(pd.Timestamp(start).tz_convert(PARIS), pd.Timestamp(end).tz_convert(PARIS),
-                         freq="D", inclusive="right")
-    return [d.tz_convert("UTC") for d in days]
-
-
 def _backtest_metadata(backtests: list) -> dict:
-    per_territory, pooled_frames, pooled_hist = {}, [], []
-    for territory, hist, back in backtests:
-        per_territory[territory] = tf.evaluate(hist, back)
-        pooled_frames.append(back)
-        pooled_hist.append(hist)
-    summary = {}
-    for variable in tf.VARIABLES:
-        rows = [s[variable] for s in per_territory.values() if variable in s and s[variable].get("n")]
-        if rows:
-            summary[variable] = {
-                "skill_rmse_mean": float(np.nanmean([r["skill_rmse"] for r in rows])),
-                "mase_mean": float(np.nanmean([r["mase"] for r in rows])),
-                "interval_coverage_mean": float(np.nanmean([r["interval_coverage"] for r in rows])),
-            }
-    meta = {"backtest_scores": dg.MetadataValue.json(_rounded(per_territory)),
-            "backtest_summary": dg.MetadataValue.json(_rounded(summary))}
+    per_territory, summary = backtest_scores(backtests)
+    meta = {"backtest_scores": dg.MetadataValue.json(rounded(per_territory)),
+            "backtest_summary": dg.MetadataValue.json(rounded(summary))}
     for variable, values in summary.items():
         meta[f"skill_vs_seasonal_naive_{variable}"] = dg.MetadataValue.float(round(values["skill_rmse_mean"], 4))
         meta[f"mase_{variable}"] = dg.MetadataValue.float(round(values["mase_mean"], 4))
     return meta
-
-
-def _rounded(obj):
-    if isinstance(obj, dict):
-        return {k: _rounded(v) for k, v in obj.items()}
-    if isinstance(obj, float):
-        return round(obj, 4) if np.isfinite(obj) else None
-    return obj
 
 
 def _archived_scores(store, forecast_schema, energy_schema, issue: pd.Timestamp, cfg: tf.ForecastConfig) -> dict:
@@ -221,6 +190,6 @@ def _archived_scores(store, forecast_schema, energy_schema, issue: pd.Timestamp,
     history = history_for_forecast(energy[energy["category"] == bl.TOTAL])
     out = {}
     for territory, frames in past.groupby("territory_id"):
-        out[territory] = _rounded(tf.evaluate(history[history["territory_id"] == territory], frames,
+        out[territory] = rounded(tf.evaluate(history[history["territory_id"] == territory], frames,
                                               history_days=cfg.history_days))
     return out

@@ -8,6 +8,7 @@ figures, its empty table, its Paris days or months).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from energy_pipelines.catalog import Catalog, DatasetSpec
-from energy_pipelines.clock import Window
+from energy_pipelines.clock import HALF_HOUR, PARIS, UTC, Window
 from energy_pipelines.reporting import uc2 as charts
-from energy_pipelines.transforms import green_signal, usage
+from energy_pipelines.transforms import forecasting, green_signal, usage
 from energy_pipelines.transforms.common import missing_half_hours
 from energy_pipelines.transforms.result import Derived
 from energy_pipelines.transforms.uc2_params import Uc2Params
+
+MODEL_ID = "prophet-flat-daily-weekly+residual-ar1/v1"
 
 
 def thresholds_of(catalog: Catalog) -> pd.DataFrame:
@@ -161,3 +164,85 @@ def charging_usage_monthly(daily: pd.DataFrame, sessions: pd.DataFrame, typology
     shown = data[~data["suppressed"]].nlargest(15, "energy_kwh")
     pngs = {"chart": charts.busiest_stations_chart(shown, window.start, k_min)} if len(shown) else {}
     return Derived(data=data, figures=figures, charts=pngs)
+
+
+def forecast_issue(sig: pd.DataFrame, rte: pd.DataFrame, *, cutoff: datetime, stations: pd.DataFrame,
+                   thresholds: pd.DataFrame, fc: dict, issued) -> tuple[pd.DataFrame | None, dict]:
+    """One issue of out_uc2__signal_forecast, in its published shape (colour bands included).
+
+    Per grid node, prophet on the local ratio of the signal history `sig` before `cutoff`, `horizon_hours`
+    ahead; the expected colour follows the signal's rule with RTE's regional share forecast from `rte`.
+    `issued()` gives the issue time (the caller's clock: to the microsecond, two issues never share a key).
+    """
+    sig = sig.dropna(subset=["code_poste_source", "local_green_ratio"])
+    if sig.empty or sig["datetime_utc"].nunique() < 96:
+        return None, {"issued": False,
+                      "reason": f"less than 2 days of hybrid__green_charging_signal before {cutoff:%Y-%m-%dT%H:%MZ}"}
+    version = thresholds[thresholds["valid_from"] <= pd.Timestamp(cutoff)].iloc[-1]
+    green_min = float(version["green_local_ratio_min"])
+    steps = int(fc["horizon_hours"]) * 2
+    backtest = int(fc["backtest_hours"]) * 2
+    per_node, node_metrics = [], {}
+    for node, rows in sig.groupby("code_poste_source"):
+        series = rows.groupby("datetime_utc")["local_green_ratio"].mean()
+        series.index = pd.DatetimeIndex(series.index).tz_convert(UTC)
+        # the forecast starts at the cut-off even when the last half-hours are missing
+        series = series.reindex(pd.date_range(series.index[0], pd.Timestamp(cutoff) - HALF_HOUR, freq="30min"))
+        result = forecasting.forecast(series, steps, transform=fc.get("transform"), backtest_steps=backtest,
+                                      threshold=green_min, correction_window=int(fc["correction_window_steps"]))
+        out = result.frame.assign(code_poste_source=node)
+        per_node.append(out)
+        node_metrics[node] = {k: (round(v, 4) if isinstance(v, float) and np.isfinite(v) else v)
+                              for k, v in result.metrics.items()
+                              if k in ("backtest_skill", "backtest_prophet_only_skill", "backtest_brier_skill",
+                                       "backtest_rmse_model", "backtest_rmse_reference", "history_points")}
+    nodes = pd.concat(per_node, ignore_index=True)
+    link = sig.drop_duplicates("id_station_itinerance")[["id_station_itinerance", "code_poste_source"]]
+    frame = link.merge(nodes, on="code_poste_source").merge(stations, on="id_station_itinerance", how="left")
+    ratio = frame["yhat"].to_numpy()
+    # the expected colour follows the signal's rule: the regional share is forecast too, and where
+    # the forecast ratio alone cannot decide and the share is not forecast, no colour
+    share_by_target, share_gap = green_signal.forecast_regional_share(rte, cutoff, steps,
+                                                                      history_days=int(fc["history_days"]))
+    share = share_by_target.reindex(pd.DatetimeIndex(frame["ds"]).tz_convert(UTC)).to_numpy()
+    colours = green_signal.decide_colours(ratio, share, thresholds, frame["ds"])
+    issued = issued()
+    data = pd.DataFrame({
+        "issued_at_utc": issued, "data_cutoff_utc": pd.Timestamp(cutoff),
+        "target_utc": frame["ds"].to_numpy(),
+        "target_local": [t.isoformat() for t in pd.DatetimeIndex(frame["ds"]).tz_convert(PARIS)],
+        "horizon_h": ((pd.DatetimeIndex(frame["ds"]) - pd.Timestamp(cutoff)).total_seconds() / 3600 + 0.5),
+        "id_station_itinerance": frame["id_station_itinerance"].to_numpy(),
+        "code_insee_commune": frame["code_insee_commune"].to_numpy(),
+        "p_green": np.clip(frame["p_exceed"].to_numpy(), 0, 1).round(4),
+        "expected_regional_green_share_pct": np.round(share, 2),
+        "expected_colour": colours["colour"].to_numpy(),
+        "expected_colour_reason": colours["colour_reason"].to_numpy(),
+        "ratio_band": np.select([ratio < 0.6, ratio < 1.0, ratio < 1.5], ["<0.6", "0.6-1", "1-1.5"], ">=1.5"),
+        "thresholds_version": colours["thresholds_version"].to_numpy(), "model": MODEL_ID,
+    })
+    skills = [m.get("backtest_skill") for m in node_metrics.values() if isinstance(m.get("backtest_skill"), float)]
+    metrics = {
+        "issued": True, "issued_at_utc": issued.isoformat(), "data_cutoff_utc": pd.Timestamp(cutoff).isoformat(),
+        "nodes": len(node_metrics), "stations": int(data["id_station_itinerance"].nunique()),
+        "nodes_without_backtest": sum(1 for m in node_metrics.values() if "backtest_skill" not in m),
+        "regional_share_forecast": share_gap or "prophet on core_rte__eco2mix_regional green_share_pct",
+        "rows_without_expected_colour": int(data["expected_colour"].isna().sum()),
+        "mean_backtest_skill": round(float(np.mean(skills)), 4) if skills else None,
+        "mean_backtest_prophet_only_skill": _mean(node_metrics, "backtest_prophet_only_skill"),
+        "mean_backtest_brier_skill": _mean(node_metrics, "backtest_brier_skill"),
+        "reference": "seasonal naive: same half-hour 7 days before; skill = 1 - RMSE/RMSE_ref (log1p scale)",
+        "brier_reference": "climatology: base rate of green at the same half-hour over the training window",
+        "per_node": node_metrics,
+    }
+    return data, metrics
+
+
+def _mean(metrics: dict, key: str) -> float | None:
+    values = [m[key] for m in metrics.values() if isinstance(m.get(key), float) and np.isfinite(m[key])]
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def _mean(metrics: dict, key: str) -> float | None:
+    values = [m[key] for m in metrics.values() if isinstance(m.get(key), float) and np.isfinite(m[key])]
+    return round(float(np.mean(values)), 4) if values else None

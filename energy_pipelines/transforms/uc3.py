@@ -13,15 +13,17 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from energy_pipelines.catalog import Catalog, DatasetSpec
-from energy_pipelines.clock import Window, local_iso, local_label
+from energy_pipelines.clock import PARIS, Window, local_iso, local_label
 from energy_pipelines.reporting import uc3 as charts
 from energy_pipelines.secrecy import uc3 as secrecy_uc3
 from energy_pipelines.territories import Territory, load_territories, membership
 from energy_pipelines.transforms import balance as bl
+from energy_pipelines.transforms import territorial_forecast as tf
 from energy_pipelines.transforms.common import REJECT_COLUMNS
 from energy_pipelines.transforms.result import Derived
 
@@ -259,3 +261,42 @@ def pv_what_if(energy: pd.DataFrame, *, catalog: Catalog, spec: DatasetSpec) -> 
         "scenarios": [s.id for s in scenarios],
         "self_production_rate_pct_by_scenario": table.round(2).to_dict(orient="index"),
     })
+
+
+# -- forecasts (out_uc3__forecasts is built in assets/uc3.py: it reads the store per issue) --------------
+
+def history_for_forecast(energy: pd.DataFrame) -> pd.DataFrame:
+    """Territorial energy (total category) -> the hourly balance per territory the forecasts learn from."""
+    bal = bl.half_hour_balance(energy)
+    return tf.hourly(bal)
+
+
+def issue_times(start, end) -> list[pd.Timestamp]:
+    """The end of each Paris day of [start, end) (a daily-partition window): when its forecast is issued."""
+    days = pd.date_range(pd.Timestamp(start).tz_convert(PARIS), pd.Timestamp(end).tz_convert(PARIS),
+                         freq="D", inclusive="right")
+    return [d.tz_convert("UTC") for d in days]
+
+
+def backtest_scores(backtests: list) -> tuple[dict, dict]:
+    """Scores of each territory's back-test (territory, history, back-test frame), and their means per variable."""
+    per_territory = {territory: tf.evaluate(hist, back) for territory, hist, back in backtests}
+    summary = {}
+    for variable in tf.VARIABLES:
+        rows = [s[variable] for s in per_territory.values() if variable in s and s[variable].get("n")]
+        if rows:
+            summary[variable] = {
+                "skill_rmse_mean": float(np.nanmean([r["skill_rmse"] for r in rows])),
+                "mase_mean": float(np.nanmean([r["mase"] for r in rows])),
+                "interval_coverage_mean": float(np.nanmean([r["interval_coverage"] for r in rows])),
+            }
+    return per_territory, summary
+
+
+def rounded(obj):
+    """Scores as shown: floats to 4 decimals, NaN as None, through nested dicts."""
+    if isinstance(obj, dict):
+        return {k: rounded(v) for k, v in obj.items()}
+    if isinstance(obj, float):
+        return round(obj, 4) if np.isfinite(obj) else None
+    return obj

@@ -139,6 +139,8 @@ def build_derived_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog)
             table = inputs[name]
             inputs[name] = table.select(list(keep)) if isinstance(table, pa.Table) else table[list(keep)]
         result = _as_result(fn(**inputs, **{k: v for k, v in extra.items() if k in wanted}))
+        for warning in result.warnings:
+            context.log.warning("%s: %s", spec.id, warning)
         metadata = figures_metadata(result.figures)
         for chart_name, png in result.charts.items():
             metadata[chart_name] = chart_metadata(platform.reports_dir, spec.id, chart_name, window, png)

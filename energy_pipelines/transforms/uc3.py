@@ -9,7 +9,6 @@ product passes statistical secrecy (its catalogue `step:` is what lifts its acce
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,9 +25,6 @@ from energy_pipelines.transforms import balance as bl
 from energy_pipelines.transforms import territorial_forecast as tf
 from energy_pipelines.transforms.common import REJECT_COLUMNS
 from energy_pipelines.transforms.result import Derived
-
-log = logging.getLogger(__name__)
-
 
 @lru_cache(maxsize=8)
 def _territories(directory: Path) -> dict[str, Territory]:
@@ -106,26 +102,28 @@ def communes_of_territories(referential: pd.DataFrame,
 def territory_communes(referential: pd.DataFrame, *, catalog: Catalog) -> Derived:
     """core_insee__territory_communes: the communes of each declared territory, named by the referential."""
     out, figures = communes_of_territories(referential, territories_of(catalog))
+    warnings = []
     if figures["communes_not_in_referential"] and figures["referential_loaded"]:
-        log.warning("%d declared commune code(s) are not communes of the referential: %s",
-                    figures["communes_not_in_referential"], figures["communes_not_in_referential_sample"])
-    return Derived(data=out, figures=figures)
+        warnings.append(f"{figures['communes_not_in_referential']} declared commune code(s) are not communes of "
+                        f"the referential: {figures['communes_not_in_referential_sample']}")
+    return Derived(data=out, figures=figures, warnings=warnings)
 
 
 def commune_energy(consumption: pa.Table, production: pa.Table) -> Derived:
     """core_enedis__commune_energy: both Enedis extracts typed into one table of commune cells."""
     typed = bl.commune_energy(consumption, production)
-    if typed.figures["unknown_labels"]:
-        log.warning("unknown sector/filière labels rejected: %s", typed.figures["unknown_labels"])
-    return Derived(data=typed.data, rejects=_rejects(typed.rejects), figures=typed.figures)
+    warnings = ([f"unknown sector/filière labels rejected: {typed.figures['unknown_labels']}"]
+                if typed.figures["unknown_labels"] else [])
+    return Derived(data=typed.data, rejects=_rejects(typed.rejects), figures=typed.figures, warnings=warnings)
 
 
 def territorial_energy(energy: pa.Table, members: pd.DataFrame, *, window: Window, catalog: Catalog) -> Derived:
     """core_enedis__territorial_energy: commune cells summed per territory, half-hour, flow and category."""
+    warnings = []
     if members.empty:
         # the composition is configuration: the referential only checks and names it
-        log.warning("core_insee__territory_communes is empty (not materialised?): using the declared "
-                    "territory composition")
+        warnings.append("core_insee__territory_communes is empty (not materialised?): using the declared "
+                        "territory composition")
         members = membership(territories_of(catalog))
     out = bl.territorial_energy(energy, members)
     frame = out.select(["territory_id", "datetime_utc", "flow", "category", "communes_reporting",
@@ -140,7 +138,7 @@ def territorial_energy(energy: pa.Table, members: pd.DataFrame, *, window: Windo
     }
     if not window.is_all_time:
         figures["half_hours_in_window"] = len(window.half_hours())
-    return Derived(data=out, figures=figures)
+    return Derived(data=out, figures=figures, warnings=warnings)
 
 
 def regional_aggregates(conso_inf36_region: pd.DataFrame, conso_sup36_region: pd.DataFrame,
@@ -196,8 +194,7 @@ def territorial_balance(energy: pd.DataFrame, *, window: Window, catalog: Catalo
 def _rates(energy: pd.DataFrame, resolution: str, window: Window, catalog: Catalog, spec: DatasetSpec) -> Derived:
     """Self-production and self-consumption rates per territory and `resolution` period, after secrecy."""
     if energy.empty:
-        log.warning("%s: no territorial energy in [%s, %s)", spec.id, window.start, window.end)
-        return Derived(data=_empty(spec))
+        return Derived(data=_empty(spec), warnings=[f"no territorial energy in [{window.start}, {window.end})"])
     names = names_of(catalog)
     rates = secrecy_uc3.published_rates(energy, resolution, rules_of(catalog))
     # a partial period at the window's edge would be mislabelled: keep periods inside the window

@@ -121,11 +121,13 @@ class DerivedInput(_Strict):
     window: `same` (the run's own window; a daily partition reads its 46/48/50 half-hours),
     `all` (the whole dataset: registers, referentials), or `lookback` (the run's window
     extended back by `lookback`, e.g. `7d`, `30min`, for sessions open across the boundary).
+    `lookahead` also extends it forward (rows delivered after the window that settle it).
     """
 
     dataset: str
     window: Literal["same", "all", "lookback"] = "same"
     lookback: str | None = Field(default=None, description="e.g. 30min, 48h, 7d; with window: lookback")
+    lookahead: str | None = Field(default=None, description="e.g. 7d: also read this far after the run's window")
     columns: tuple[str, ...] | None = Field(default=None, description="read only these columns")
     arrow: bool = Field(default=False, description="hand the transform an Arrow table instead of pandas")
 
@@ -133,16 +135,27 @@ class DerivedInput(_Strict):
     def _lookback(self) -> DerivedInput:
         if (self.window == "lookback") != (self.lookback is not None):
             raise ValueError("`lookback:` is required with window: lookback, and only then")
-        if self.lookback is not None and not _DURATION_RE.match(self.lookback):
-            raise ValueError(f"lookback {self.lookback!r}: expected <n>min, <n>h or <n>d")
+        if self.lookahead is not None and self.window == "all":
+            raise ValueError("`lookahead:` extends a window: not with window: all")
+        for name, value in (("lookback", self.lookback), ("lookahead", self.lookahead)):
+            if value is not None and not _DURATION_RE.match(value):
+                raise ValueError(f"{name} {value!r}: expected <n>min, <n>h or <n>d")
         return self
+
+    @staticmethod
+    def _minutes(duration: str | None) -> int:
+        if duration is None:
+            return 0
+        n, unit = _DURATION_RE.match(duration).groups()
+        return int(n) * {"min": 1, "h": 60, "d": 1440}[unit]
 
     @property
     def lookback_minutes(self) -> int:
-        if self.lookback is None:
-            return 0
-        n, unit = _DURATION_RE.match(self.lookback).groups()
-        return int(n) * {"min": 1, "h": 60, "d": 1440}[unit]
+        return self._minutes(self.lookback)
+
+    @property
+    def lookahead_minutes(self) -> int:
+        return self._minutes(self.lookahead)
 
 
 class DeriveSpec(_Strict):

@@ -10,6 +10,7 @@ inputs through the IO manager, calls the function, and stores what it returns:
         raw: raw_rte__eco2mix_regional                      # the run's own window
         stations: {dataset: raw_symenergie05__charging_stations, window: all}
         tx: {dataset: raw_spie__transaction_log, window: lookback, lookback: 30min}
+        readings: {dataset: raw_spie__transaction_log, window: lookback, lookback: 7d, lookahead: 7d}
       params: uc2/settings.yaml                              # parsed by the `params` annotation
       cron: "20 0 * * *"                                     # runs on its own Paris clock
 
@@ -68,11 +69,11 @@ def _mapping(inp: DerivedInput, spec: DatasetSpec, upstream: DatasetSpec) -> dg.
         return None
     if inp.window == "all" or spec.partitioning == "none":
         return dg.AllPartitionMapping()
-    if inp.window == "lookback":
-        grain = _GRAIN_MINUTES[spec.partitioning]
-        steps = -(-inp.lookback_minutes // grain)  # ceil: never read less than asked
-        return dg.TimeWindowPartitionMapping(start_offset=-steps, allow_nonexistent_upstream_partitions=True)
-    return dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+    grain = _GRAIN_MINUTES[spec.partitioning]
+    # ceil: never read less than asked
+    before, after = -(-inp.lookback_minutes // grain), -(-inp.lookahead_minutes // grain)
+    return dg.TimeWindowPartitionMapping(start_offset=-before, end_offset=after,
+                                         allow_nonexistent_upstream_partitions=True)
 
 
 def _signature(spec: DatasetSpec, catalog: Catalog, fn) -> tuple[set[str], type[BaseModel] | None]:
@@ -138,6 +139,8 @@ def build_derived_asset(spec: DatasetSpec, settings: Settings, catalog: Catalog)
             table = inputs[name]
             inputs[name] = table.select(list(keep)) if isinstance(table, pa.Table) else table[list(keep)]
         result = _as_result(fn(**inputs, **{k: v for k, v in extra.items() if k in wanted}))
+        for warning in result.warnings:
+            context.log.warning("%s: %s", spec.id, warning)
         metadata = figures_metadata(result.figures)
         for chart_name, png in result.charts.items():
             metadata[chart_name] = chart_metadata(platform.reports_dir, spec.id, chart_name, window, png)

@@ -1,4 +1,4 @@
-"""UC2 smart charging: sessions made safe, the hybrid green signal, usage analysis, forecasts.
+"""UC2 smart charging: the assets that are more than a declared transform.
 
 Half-hourly, run as one job per half-hour by the landing sensor (automation/landing_sensor.py):
     anon_spie__charging_sessions, hybrid__green_charging_signal,
@@ -7,92 +7,51 @@ Downstream, on their own clock (AutomationCondition.on_cron, evaluated by the `u
 sensor): hybrid__charging_usage_daily and out_uc2__signal_forecast (daily, after midnight Paris),
 out_uc2__charging_usage (monthly), hybrid__green_signal_seasonal_history (weekly).
 Every partitioned asset accepts a range (single-run backfill) and works day by day inside it.
+
+Declared in their YAML (`derive:`, functions in `transforms/uc2.py`, built by `assets/derived.py`):
+hybrid__green_charging_signal, hybrid__green_surplus_stations_in_use, out_uc2__green_signal,
+out_uc2__green_surplus_charging, hybrid__charging_usage_daily, out_uc2__charging_usage. Built here,
+because they need what a pure function does not have: the sessions (the pseudonymisation key and
+each source's live/sample mode, from the platform resource), the seasonal history (a window ending
+at the latest stored half-hour) and the forecast (a history read per issue from the store, and the
+issue time).
 """
 
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import dagster as dg
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from energy_pipelines.clock import PARIS_NAME
-from energy_pipelines.reporting import charts
+from energy_pipelines.clock import PARIS_NAME, UTC, Window
+from energy_pipelines.reporting import uc2 as uc2_charts
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog
-from energy_pipelines.partitions import PARIS, paris_day_bounds
 from energy_pipelines.resources import Platform
 from energy_pipelines.settings import Settings
 from energy_pipelines.storage import TableWithRejects
 from energy_pipelines.transforms import anonymise as anon
-from energy_pipelines.transforms import forecasting, green_signal, usage
-from energy_pipelines.transforms.common import REJECT_COLUMNS, missing_half_hours
+from energy_pipelines.transforms import green_signal
+from energy_pipelines.transforms import uc2 as uc2_transforms
+from energy_pipelines.transforms.common import REJECT_COLUMNS
+from energy_pipelines.transforms.uc2 import thresholds_of
 from energy_pipelines.transforms.uc2_params import load_uc2_params
-
-UTC = timezone.utc
-HALF_HOUR = timedelta(minutes=30)
 
 RAW_STATIONS = "raw_symenergie05__charging_stations"
 RAW_TX = "raw_spie__transaction_log"
-RAW_EVENTS = "raw_spie__event_log"
 RAW_HISTORY = "raw_spie__transaction_history"
-RAW_ENEDIS = "raw_enedis__green_signal"
 RAW_ENEDIS_HISTORY = "raw_enedis__green_signal_history"
-RAW_TYPOLOGY = "raw_insee__commune_typology"
 CORE_RTE = "core_rte__eco2mix_regional"
 SESSIONS = "anon_spie__charging_sessions"
 SIGNAL = "hybrid__green_charging_signal"
-SURPLUS = "hybrid__green_surplus_stations_in_use"
-OPEN_SIGNAL = "out_uc2__green_signal"
-OPEN_SURPLUS = "out_uc2__green_surplus_charging"
-USAGE_DAILY = "hybrid__charging_usage_daily"
-OPEN_USAGE = "out_uc2__charging_usage"
 SEASONAL = "hybrid__green_signal_seasonal_history"
 FORECAST = "out_uc2__signal_forecast"
 
-HALF_HOURLY_ASSETS = (RAW_TX, RAW_EVENTS, RAW_HISTORY, RAW_ENEDIS, SESSIONS, SIGNAL, SURPLUS, OPEN_SIGNAL,
-                      OPEN_SURPLUS)
-DOWNSTREAM_ASSETS = (USAGE_DAILY, OPEN_USAGE, SEASONAL, FORECAST)
-MODEL_ID = "prophet-flat-daily-weekly+residual-ar1/v1"
-
-# the clock of the downstream assets (Paris time): after the day's last half-hour has arrived
+# the clock of the downstream assets (Paris time): after the day's last half-hour has arrived (the
+# declared ones carry theirs in their YAML: `derive.cron`)
 DAILY_CRON = "20 0 * * *"
-MONTHLY_CRON = "40 0 1 * *"
 WEEKLY_CRON = "0 3 * * 1"
-
-
-def thresholds_of(catalog: Catalog) -> pd.DataFrame:
-    return green_signal.load_thresholds(Path(catalog.directory) / "uc2" / "signal_thresholds.yaml")
-
-
-def _paris_days(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
-    """The Paris days inside [start, end), each with its UTC bounds."""
-    out = []
-    day = pd.Timestamp(start).tz_convert(PARIS).normalize()
-    while True:
-        name = day.strftime("%Y-%m-%d")
-        lo, hi = paris_day_bounds(name)
-        if lo >= end:
-            break
-        if lo >= start:
-            out.append((name, lo, min(hi, end)))
-        day = (day + pd.Timedelta(days=1, hours=3)).normalize()
-    return out
-
-
-def _paris_months(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
-    out = []
-    month = pd.Timestamp(start).tz_convert(PARIS).replace(day=1).normalize()
-    while month.tz_convert(UTC) < pd.Timestamp(end):
-        nxt = (month + pd.Timedelta(days=32)).replace(day=1).normalize()
-        lo, hi = month.tz_convert(UTC).to_pydatetime(), nxt.tz_convert(UTC).to_pydatetime()
-        if lo >= start:
-            out.append((month.strftime("%Y-%m"), lo, min(hi, end)))
-        month = nxt
-    return out
 
 
 def _figure(value) -> dg.MetadataValue:
@@ -118,26 +77,14 @@ def _empty_rejects() -> pd.DataFrame:
 
 def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefinition]:
     params = load_uc2_params(catalog.directory)
-    k_min = params.anonymisation.k_min_users
     lookback_days = params.anonymisation.lookback_days
     rules = anon.QualiChargeRules(**params.qualicharge.model_dump())
     fc = params.forecast.model_dump()
     seasonal_days = params.seasonal_history.days
-    k_points = params.disclosure.k_min_charge_points
-    min_stations = params.disclosure.min_stations
-    readings = params.signal
     thresholds = thresholds_of(catalog)
     # every input carrying badge ids: one of them live makes the secret key required
     personal_sources = [catalog[RAW_TX].source, catalog[RAW_HISTORY].source]
     lookback = dg.TimeWindowPartitionMapping(start_offset=-lookback_days * 48, allow_nonexistent_upstream_partitions=True)
-    # every reading of the sessions open in the half-hour: back to their start, and forward to the
-    # readings already delivered after it (a re-run settles energy awaiting a later reading)
-    readings_window = dg.TimeWindowPartitionMapping(
-        start_offset=-readings.lookback_days * 48, end_offset=readings.lookahead_days * 48,
-        allow_nonexistent_upstream_partitions=True)
-    # OCPP notifies status changes only: the state of a quiet charge point comes from before
-    status_window = dg.TimeWindowPartitionMapping(start_offset=-readings.status_lookback_days * 48,
-                                                  allow_nonexistent_upstream_partitions=True)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -184,146 +131,6 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
             "lookback_days": dg.MetadataValue.int(lookback_days),
         })
 
-    # -- the hybrid signal ------------------------------------------------------------------
-
-    @dg.asset(**asset_kwargs(catalog[SIGNAL], settings, catalog),
-              ins={"tx": dg.AssetIn(RAW_TX, partition_mapping=readings_window),
-                   "events": dg.AssetIn(RAW_EVENTS, partition_mapping=status_window),
-                   "enedis": dg.AssetIn(RAW_ENEDIS), "rte": dg.AssetIn(CORE_RTE),
-                   "stations": dg.AssetIn(RAW_STATIONS)})
-    def hybrid__green_charging_signal(context: dg.AssetExecutionContext, platform: Platform, tx: pd.DataFrame,
-                                      events: pd.DataFrame, enedis: pd.DataFrame, rte: pd.DataFrame,
-                                      stations: pd.DataFrame) -> TableWithRejects:
-        start, end = window_of(context)
-        register = green_signal.latest_register(stations)
-        if register.empty:
-            raise dg.Failure(description=f"{RAW_STATIONS} holds no charge point: materialise it first")
-        signal = green_signal.green_charging_signal(
-            start=start, end=end, register=register, usage=usage.slot_usage(tx, start, end),
-            status=usage.slot_status(events, start, end), enedis=enedis, rte=rte, thresholds=thresholds, arrow=True)
-        missing_enedis = missing_half_hours(enedis["datetime_utc"], start, end)
-        missing_rte = missing_half_hours(rte["datetime_utc"], start, end)
-        summary = green_signal.summarise(signal)
-        figures = {
-            "charge_points": dg.MetadataValue.int(int(register["id_pdc_itinerance"].nunique())),
-            "half_hours_without_enedis": dg.MetadataValue.int(len(missing_enedis)),
-            "half_hours_without_rte": dg.MetadataValue.int(len(missing_rte)),
-            **{k: _figure(v) for k, v in summary.items() if k != "per_slot"},
-        }
-        per_slot = summary["per_slot"]
-        if len(per_slot) >= 48:
-            png = charts.time_series(per_slot, "datetime_utc",
-                                     {"green_share": "charge points in green (%)", "in_use": "charge points in use (%)"},
-                                     title=f"Green charging signal, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
-                                     secondary={"regional": "PACA green share (%)"})
-            figures["chart"] = chart_for(context, platform, png, SIGNAL)
-        return TableWithRejects(data=signal, metadata=figures)
-
-    @dg.asset(**asset_kwargs(catalog[SURPLUS], settings, catalog), ins={"signal": dg.AssetIn(SIGNAL)})
-    def hybrid__green_surplus_stations_in_use(context: dg.AssetExecutionContext, signal: pa.Table) -> pd.DataFrame:
-        out = green_signal.surplus_in_use(signal, thresholds)
-        context.add_output_metadata({
-            "charge_points_in_use_in_surplus": dg.MetadataValue.int(int(out["id_pdc_itinerance"].nunique())),
-            "stations": dg.MetadataValue.int(int(out["id_station_itinerance"].nunique())),
-            "preview": dg.MetadataValue.json(out.head(10).astype(str).to_dict("records")),
-        })
-        return out
-
-    @dg.asset(**asset_kwargs(catalog[OPEN_SIGNAL], settings, catalog), ins={"signal": dg.AssetIn(SIGNAL)})
-    def out_uc2__green_signal(context: dg.AssetExecutionContext, signal: pa.Table) -> pa.Table:
-        out = green_signal.open_signal(signal, k_points, min_stations)
-        colours = pa.table({"c": out.column("colour").fill_null("none")}).group_by("c").aggregate([([], "count_all")])
-        no_area = out.filter(pc.is_null(out.column("occupancy_area")))
-        context.add_output_metadata({
-            "rows_by_colour": dg.MetadataValue.json(
-                dict(zip(colours.column("c").to_pylist(), colours.column("count_all").to_pylist(), strict=True))),
-            "disclosure_k_min_charge_points": dg.MetadataValue.int(k_points),
-            "stations_without_published_occupancy": dg.MetadataValue.int(
-                len(set(no_area.column("id_station_itinerance").to_pylist()))),
-        })
-        return out
-
-    @dg.asset(**asset_kwargs(catalog[OPEN_SURPLUS], settings, catalog),
-              ins={"surplus": dg.AssetIn(SURPLUS), "open_signal": dg.AssetIn(OPEN_SIGNAL),
-                   "stations": dg.AssetIn(RAW_STATIONS)})
-    def out_uc2__green_surplus_charging(context: dg.AssetExecutionContext, surplus: pd.DataFrame,
-                                        open_signal: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
-        out, figures = green_signal.surplus_by_area(surplus, open_signal, green_signal.latest_register(stations))
-        context.add_output_metadata({k: _figure(v) for k, v in figures.items()})
-        return out
-
-    # -- usage ---------------------------------------------------------------------------------
-
-    daily_auto = dg.AutomationCondition.on_cron(DAILY_CRON, PARIS_NAME)
-
-    @dg.asset(**asset_kwargs(catalog[USAGE_DAILY], settings, catalog), automation_condition=daily_auto,
-              ins={"signal": dg.AssetIn(SIGNAL), "sessions": dg.AssetIn(SESSIONS)})
-    def hybrid__charging_usage_daily(context: dg.AssetExecutionContext, platform: Platform, signal: pd.DataFrame,
-                                     sessions: pd.DataFrame) -> TableWithRejects:
-        start, end = window_of(context)
-        parts = []
-        for day, lo, hi in _paris_days(start, end):
-            sig = signal[(signal["datetime_utc"] >= lo) & (signal["datetime_utc"] < hi)]
-            ses = sessions[(sessions["end_utc"] >= lo) & (sessions["end_utc"] < hi)]
-            if len(sig):
-                parts.append(usage.daily_usage(sig, ses, lo, hi, day))
-        data = pd.concat(parts, ignore_index=True) if parts else _empty_table(catalog, USAGE_DAILY)
-        figures = {k: _figure(v) for k, v in usage.usage_green_correlation(signal).items()} if len(signal) else {}
-        if len(data):
-            figures.update({
-                "mean_occupancy_rate_pct": _figure(float(data["occupancy_rate_pct"].mean())),
-                "sessions_per_charge_point_day": _figure(float(data["n_sessions"].mean())),
-                "energy_kwh": _figure(float(data["energy_kwh"].sum())),
-                "green_energy_share_pct": _figure(float(
-                    (data["green_energy_share_pct"].fillna(0) * data["energy_kwh"]).sum() / max(data["energy_kwh"].sum(), 1e-9))),
-                "half_hours_in_days": dg.MetadataValue.json(
-                    data.groupby("day_local")["half_hours_in_day"].first().to_dict()),
-            })
-            figures["chart"] = chart_for(context, platform, _usage_chart(signal, start, end), USAGE_DAILY)
-        return TableWithRejects(data=data, metadata=figures)
-
-    @dg.asset(**asset_kwargs(catalog[OPEN_USAGE], settings, catalog),
-              automation_condition=dg.AutomationCondition.on_cron(MONTHLY_CRON, PARIS_NAME),
-              ins={"daily": dg.AssetIn(USAGE_DAILY), "sessions": dg.AssetIn(SESSIONS),
-                   "typology": dg.AssetIn(RAW_TYPOLOGY)})
-    def out_uc2__charging_usage(context: dg.AssetExecutionContext, platform: Platform, daily: pd.DataFrame,
-                                sessions: pd.DataFrame, typology: pd.DataFrame) -> TableWithRejects:
-        start, end = window_of(context)
-        parts, raw_sessions = [], []
-        for month, lo, hi in _paris_months(start, end):
-            d = daily[(daily["day_start_utc"] >= lo) & (daily["day_start_utc"] < hi)]
-            s = sessions[(sessions["end_utc"] >= lo) & (sessions["end_utc"] < hi)]
-            if len(d):
-                m = usage.open_monthly_usage(d, s, lo, k_min=k_min, k_points=k_points, min_stations=min_stations)
-                m.insert(1, "month_local", month)
-                parts.append(m)
-                raw_sessions.append(usage.monthly_station_usage(d, s, lo)["n_sessions"])
-        if not parts:
-            return TableWithRejects(data=_empty_table(catalog, OPEN_USAGE), metadata={"rows": dg.MetadataValue.int(0)})
-        data = pd.concat(parts, ignore_index=True)
-        raw_n_sessions = pd.concat(raw_sessions, ignore_index=True)
-        density = (typology.sort_values("datetime_utc").drop_duplicates("commune_code", keep="last")
-                   .set_index("commune_code")["density_label"] if len(typology) else pd.Series(dtype=object))
-        data["commune_density"] = data["code_insee_commune"].map(density)
-        figures = {
-            "k_min_users": dg.MetadataValue.int(k_min),
-            "rows": dg.MetadataValue.int(len(data)),
-            "rows_suppressed": dg.MetadataValue.int(int(data["suppressed"].sum())),
-            "rows_suppressed_secondary": dg.MetadataValue.int(
-                int(data["suppression_reason"].fillna("").str.startswith("secondary").sum())),
-            "sessions_in_published_rows": dg.MetadataValue.int(int(data["n_sessions"].fillna(0).sum())),
-            "sessions_in_suppressed_rows": dg.MetadataValue.int(int(raw_n_sessions[data["suppressed"]].sum())),
-        }
-        shown = data[~data["suppressed"]].nlargest(15, "energy_kwh")
-        if len(shown):
-            fig, ax = charts.plt.subplots(figsize=(9, 3.2))
-            ax.bar(shown["id_station_itinerance"], shown["occupancy_rate_pct"], color="tab:blue")
-            ax.set_ylabel("occupancy (%)")
-            ax.set_title(f"Busiest stations, {start:%Y-%m}: occupancy (k >= {k_min} users)", fontsize=10)
-            ax.tick_params(axis="x", labelrotation=70, labelsize=6)
-            figures["chart"] = chart_for(context, platform, charts.to_png(fig), OPEN_USAGE)
-        return TableWithRejects(data=data, metadata=figures)
-
     # -- history and forecast -----------------------------------------------------------------
 
     @dg.asset(**asset_kwargs(catalog[SEASONAL], settings, catalog), deps=[SIGNAL],
@@ -332,10 +139,10 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
     def hybrid__green_signal_seasonal_history(context: dg.AssetExecutionContext, platform: Platform,
                                               enedis_history: pd.DataFrame) -> TableWithRejects:
         store = platform.store
-        files = store.files(SIGNAL)
-        if not files:
+        span = store.stored_span(SIGNAL)  # the storage layout is the store's business
+        if span is None:
             raise dg.Failure(description=f"{SIGNAL} has no data yet")
-        last_day = datetime.strptime(files[-1].parent.name[5:], "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+        last_day = span[1]
         window = (last_day - timedelta(days=seasonal_days), last_day)
         signal = store.read(SIGNAL, time_column="datetime_utc", window=window,
                             columns=["datetime_utc", "id_station_itinerance", "code_poste_source", "local_green_ratio",
@@ -352,30 +159,24 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
                 if len(both) else None),
         }
         if len(data):
-            prof = data.groupby(["season", "slot_local"])["green_frequency_pct"].mean().unstack("season")
-            fig, ax = charts.plt.subplots(figsize=(9, 3.2))
-            for season in prof.columns:
-                ax.plot(range(len(prof)), prof[season], label=season)
-            ax.set_xticks(range(0, len(prof), 4), prof.index[::4], fontsize=7)
-            ax.set_ylabel("half-hours in green (%)")
-            ax.set_title("Cold signal: how often stations' nodes are green, by local half-hour", fontsize=10)
-            ax.legend(fontsize=7)
-            figures["chart"] = chart_for(context, platform, charts.to_png(fig), SEASONAL)
+            figures["chart"] = chart_for(context, platform, uc2_charts.seasonal_chart(data), SEASONAL)
         return TableWithRejects(data=data, metadata=figures)
 
     @dg.asset(**asset_kwargs(catalog[FORECAST], settings, catalog), deps=[SIGNAL, CORE_RTE],
-              automation_condition=daily_auto, ins={"stations": dg.AssetIn(RAW_STATIONS)})
+              automation_condition=dg.AutomationCondition.on_cron(DAILY_CRON, PARIS_NAME),
+              ins={"stations": dg.AssetIn(RAW_STATIONS)})
     def out_uc2__signal_forecast(context: dg.AssetExecutionContext, platform: Platform,
                                  stations: pd.DataFrame) -> TableWithRejects:
         start, end = window_of(context)
         register = green_signal.latest_register(stations)
         station_info = register.drop_duplicates("id_station_itinerance")[["id_station_itinerance", "code_insee_commune"]]
         issues, figures = [], {}
-        for day, _lo, cutoff in _paris_days(start, end):
+        for day in Window(start, end).paris_days():
+            cutoff = day.end
             frame, metrics = issue_forecast(platform, cutoff, station_info, thresholds, fc)
             if frame is not None:
                 issues.append(frame)
-            figures[f"skill_{day}"] = dg.MetadataValue.json(metrics)
+            figures[f"skill_{day.label}"] = dg.MetadataValue.json(metrics)
         data = pd.concat(issues, ignore_index=True) if issues else _empty_table(catalog, FORECAST)
         if len(issues) == 1:  # a single issue: its figures at the top level
             last = next(iter(figures.values())).data
@@ -384,124 +185,24 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
                 if key in last:
                     figures[key] = _figure(last[key])
         if len(data):
-            figures["chart"] = chart_for(context, platform, _forecast_chart(data), FORECAST)
+            figures["chart"] = chart_for(context, platform, uc2_charts.forecast_chart(data), FORECAST)
         return TableWithRejects(data=data, metadata=figures)
 
-    return [anon_spie__charging_sessions, hybrid__green_charging_signal, hybrid__green_surplus_stations_in_use,
-            out_uc2__green_signal, out_uc2__green_surplus_charging, hybrid__charging_usage_daily, out_uc2__charging_usage,
-            hybrid__green_signal_seasonal_history, out_uc2__signal_forecast]
+    return [anon_spie__charging_sessions, hybrid__green_signal_seasonal_history, out_uc2__signal_forecast]
 
 
 def issue_forecast(platform: Platform, cutoff: datetime, stations: pd.DataFrame, thresholds: pd.DataFrame,
                    fc: dict) -> tuple[pd.DataFrame | None, dict]:
-    """One issue: per grid node, prophet on the local ratio of the last `history_days`, 48 h ahead."""
+    """One issue: the history of the last `history_days` before `cutoff` from the store, issued now."""
     history_start = cutoff - timedelta(days=int(fc["history_days"]))
     sig = platform.store.read(SIGNAL, time_column="datetime_utc", window=(history_start, cutoff),
                               columns=["datetime_utc", "id_station_itinerance", "code_poste_source",
                                        "local_green_ratio"]).to_pandas()
-    sig = sig.dropna(subset=["code_poste_source", "local_green_ratio"])
-    if sig.empty or sig["datetime_utc"].nunique() < 96:
-        return None, {"issued": False, "reason": f"less than 2 days of {SIGNAL} before {cutoff:%Y-%m-%dT%H:%MZ}"}
-    version = thresholds[thresholds["valid_from"] <= pd.Timestamp(cutoff)].iloc[-1]
-    green_min = float(version["green_local_ratio_min"])
-    steps = int(fc["horizon_hours"]) * 2
-    backtest = int(fc["backtest_hours"]) * 2
-    per_node, node_metrics = [], {}
-    for node, rows in sig.groupby("code_poste_source"):
-        series = rows.groupby("datetime_utc")["local_green_ratio"].mean()
-        series.index = pd.DatetimeIndex(series.index).tz_convert(UTC)
-        # the forecast starts at the cut-off even when the last half-hours are missing
-        series = series.reindex(pd.date_range(series.index[0], pd.Timestamp(cutoff) - HALF_HOUR, freq="30min"))
-        result = forecasting.forecast(series, steps, transform=fc.get("transform"), backtest_steps=backtest,
-                                      threshold=green_min, correction_window=int(fc["correction_window_steps"]))
-        out = result.frame.assign(code_poste_source=node)
-        per_node.append(out)
-        node_metrics[node] = {k: (round(v, 4) if isinstance(v, float) and np.isfinite(v) else v)
-                              for k, v in result.metrics.items()
-                              if k in ("backtest_skill", "backtest_prophet_only_skill", "backtest_brier_skill",
-                                       "backtest_rmse_model", "backtest_rmse_reference", "history_points")}
-    nodes = pd.concat(per_node, ignore_index=True)
-    link = sig.drop_duplicates("id_station_itinerance")[["id_station_itinerance", "code_poste_source"]]
-    frame = link.merge(nodes, on="code_poste_source").merge(stations, on="id_station_itinerance", how="left")
-    ratio = frame["yhat"].to_numpy()
-    # the expected colour follows the signal's rule: the regional share is forecast too, and where
-    # the forecast ratio alone cannot decide and the share is not forecast, no colour
     try:
         rte = platform.store.read(CORE_RTE, time_column="datetime_utc", window=(history_start, cutoff),
                                   columns=["datetime_utc", "green_share_pct"]).to_pandas()
     except FileNotFoundError:  # no RTE figure stored for the period: the share is not forecast
         rte = pd.DataFrame({"datetime_utc": pd.Series(dtype="datetime64[ns, UTC]"),
                             "green_share_pct": pd.Series(dtype=float)})
-    share_by_target, share_gap = green_signal.forecast_regional_share(rte, cutoff, steps,
-                                                                      history_days=int(fc["history_days"]))
-    share = share_by_target.reindex(pd.DatetimeIndex(frame["ds"]).tz_convert(UTC)).to_numpy()
-    colours = green_signal.decide_colours(ratio, share, thresholds, frame["ds"])
-    issued = pd.Timestamp(datetime.now(UTC))  # to the microsecond: two issues never share a key
-    data = pd.DataFrame({
-        "issued_at_utc": issued, "data_cutoff_utc": pd.Timestamp(cutoff),
-        "target_utc": frame["ds"].to_numpy(),
-        "target_local": [t.isoformat() for t in pd.DatetimeIndex(frame["ds"]).tz_convert(PARIS)],
-        "horizon_h": ((pd.DatetimeIndex(frame["ds"]) - pd.Timestamp(cutoff)).total_seconds() / 3600 + 0.5),
-        "id_station_itinerance": frame["id_station_itinerance"].to_numpy(),
-        "code_insee_commune": frame["code_insee_commune"].to_numpy(),
-        "p_green": np.clip(frame["p_exceed"].to_numpy(), 0, 1).round(4),
-        "expected_regional_green_share_pct": np.round(share, 2),
-        "expected_colour": colours["colour"].to_numpy(),
-        "expected_colour_reason": colours["colour_reason"].to_numpy(),
-        "ratio_band": np.select([ratio < 0.6, ratio < 1.0, ratio < 1.5], ["<0.6", "0.6-1", "1-1.5"], ">=1.5"),
-        "thresholds_version": colours["thresholds_version"].to_numpy(), "model": MODEL_ID,
-    })
-    skills = [m.get("backtest_skill") for m in node_metrics.values() if isinstance(m.get("backtest_skill"), float)]
-    metrics = {
-        "issued": True, "issued_at_utc": issued.isoformat(), "data_cutoff_utc": pd.Timestamp(cutoff).isoformat(),
-        "nodes": len(node_metrics), "stations": int(data["id_station_itinerance"].nunique()),
-        "nodes_without_backtest": sum(1 for m in node_metrics.values() if "backtest_skill" not in m),
-        "regional_share_forecast": share_gap or "prophet on core_rte__eco2mix_regional green_share_pct",
-        "rows_without_expected_colour": int(data["expected_colour"].isna().sum()),
-        "mean_backtest_skill": round(float(np.mean(skills)), 4) if skills else None,
-        "mean_backtest_prophet_only_skill": _mean(node_metrics, "backtest_prophet_only_skill"),
-        "mean_backtest_brier_skill": _mean(node_metrics, "backtest_brier_skill"),
-        "reference": "seasonal naive: same half-hour 7 days before; skill = 1 - RMSE/RMSE_ref (log1p scale)",
-        "brier_reference": "climatology: base rate of green at the same half-hour over the training window",
-        "per_node": node_metrics,
-    }
-    return data, metrics
-
-
-def _mean(metrics: dict, key: str) -> float | None:
-    values = [m[key] for m in metrics.values() if isinstance(m.get(key), float) and np.isfinite(m[key])]
-    return round(float(np.mean(values)), 4) if values else None
-
-
-def _usage_chart(signal: pd.DataFrame, start: datetime, end: datetime) -> bytes:
-    hour = pd.DatetimeIndex(signal["datetime_utc"]).tz_convert(PARIS).hour
-    prof = signal.assign(hour=hour).groupby("hour").agg(
-        occupancy=("in_use", lambda u: 100 * u.mean()),
-        green=("colour", lambda c: 100 * (c == "green").mean()),
-        regional=("regional_green_share_pct", "mean"))
-    fig, ax = charts.plt.subplots(figsize=(9, 3.2))
-    ax.bar(prof.index, prof["occupancy"], color="tab:blue", alpha=0.7, label="charge points in use (%)")
-    ax.set_xlabel("hour (Paris)")
-    ax.set_ylabel("in use (%)")
-    ax2 = ax.twinx()
-    ax2.plot(prof.index, prof["green"], color="tab:green", label="charge points in green (%)")
-    ax2.plot(prof.index, prof["regional"], color="tab:olive", ls="--", label="PACA green share (%)")
-    ax2.set_ylabel("%")
-    ax.set_title(f"Usage and green signal by hour, {start:%Y-%m-%d} to {end:%Y-%m-%d}", fontsize=10)
-    ax.legend(loc="upper left", fontsize=7)
-    ax2.legend(loc="upper right", fontsize=7)
-    return charts.to_png(fig)
-
-
-def _forecast_chart(data: pd.DataFrame) -> bytes:
-    last = data[data["issued_at_utc"] == data["issued_at_utc"].max()]
-    fig, ax = charts.plt.subplots(figsize=(9, 3.2))
-    for station in sorted(last["id_station_itinerance"].unique())[:: max(1, last["id_station_itinerance"].nunique() // 5)][:5]:
-        rows = last[last["id_station_itinerance"] == station]
-        ax.plot(pd.DatetimeIndex(rows["target_utc"]).tz_convert(PARIS), rows["p_green"], label=station, lw=1)
-    ax.set_ylabel("P(green)")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"48 h forecast of P(green), issued {last['issued_at_utc'].iat[0]:%Y-%m-%d %H:%M} UTC", fontsize=10)
-    ax.legend(fontsize=7)
-    fig.autofmt_xdate()
-    return charts.to_png(fig)
+    return uc2_transforms.forecast_issue(sig, rte, cutoff=cutoff, stations=stations, thresholds=thresholds, fc=fc,
+                                         issued=lambda: pd.Timestamp(datetime.now(UTC)))

@@ -12,7 +12,8 @@ keyword arguments, plus, when the function asks for them by name:
 
 It may return a bare DataFrame / Arrow table, or a `Derived` for rejects, figures and charts.
 Figures are plain Python values (int, float, str, bool, dict, list; None/NaN shown as n/a);
-charts are PNG bytes (`reporting.to_png(fig)`), embedded in the asset's page by the factory.
+charts are PNG bytes (`reporting.to_png(fig)`), embedded in the asset's page by the factory;
+warnings are sentences the factory writes to the run's log (something to look at, not a failure).
 """
 
 from __future__ import annotations
@@ -30,3 +31,4 @@ class Derived:
     rejects: pa.Table | pd.DataFrame | None = None
     figures: dict[str, Any] = field(default_factory=dict)
     charts: dict[str, bytes] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)

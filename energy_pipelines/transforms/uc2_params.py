@@ -25,12 +25,6 @@ class Disclosure(_Strict):
     min_stations: int = Field(2, ge=2, description="... in at least this many stations")
 
 
-class SignalReadings(_Strict):
-    lookback_days: int = Field(7, ge=1)
-    lookahead_days: int = Field(7, ge=0)
-    status_lookback_days: int = Field(7, ge=1)
-
-
 class QualiCharge(_Strict):
     max_days: float = Field(7.0, gt=0)
     max_energy_kwh: float = Field(1000.0, gt=0)
@@ -54,7 +48,6 @@ class SeasonalHistory(_Strict):
 class Uc2Params(_Strict):
     anonymisation: Anonymisation = Anonymisation()
     disclosure: Disclosure = Disclosure()
-    signal: SignalReadings = SignalReadings()
     qualicharge: QualiCharge = QualiCharge()
     forecast: Forecast = Forecast()
     seasonal_history: SeasonalHistory = SeasonalHistory()

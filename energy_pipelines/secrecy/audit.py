@@ -92,6 +92,13 @@ class AuditReport:
         return out
 
 
+def _lp_unit(values: np.ndarray) -> float:
+    """A power of ten bringing the largest finite |value| to at most ~1e5 (1.0 for systems already that small)."""
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if len(finite) else 0.0
+    return 10.0 ** np.floor(np.log10(top / 1e3)) if top > 1e5 else 1.0
+
+
 def _plain(x) -> float | None:
     return float(x) if x is not None and np.isfinite(x) else None
 
@@ -280,6 +287,10 @@ def audit(system: TableSystem, *, masked: str = "masked", value: str = "value",
     n = len(cells)
     is_masked = cells[masked].fillna(True).to_numpy(dtype=bool)
     values = pd.to_numeric(cells[value], errors="coerce").to_numpy(dtype=float)
+    # the LPs run in a unit where the system's largest figure is about 1e3: HiGHS's tolerances are absolute
+    # and it drops matrix entries below 1e-9, so rows of 1e9 kWh made consistent tables "infeasible"
+    unit = _lp_unit(values)
+    values = values / unit
     prot = (pd.to_numeric(cells[protection_pct], errors="coerce").fillna(0).to_numpy(dtype=float)
             if protection_pct in cells else np.zeros(n))
     kinds = cells[kind].astype(object).to_numpy() if kind in cells else np.where(prot > 0, "primary", "secondary")
@@ -519,7 +530,8 @@ def audit(system: TableSystem, *, masked: str = "masked", value: str = "value",
         summary["exact_cells"] = len(results_out)
         summary["lp_by_phase"] = phases
 
-    # clean tiny LP noise, then judge
+    # back to the table's own unit, clean tiny LP noise, then judge
+    values, lower, upper, ins_lower, ins_upper = (a * unit for a in (values, lower, upper, ins_lower, ins_upper))
     report_ids = np.flatnonzero(is_masked & in_scope & (component_of >= 0) if only_cells is not None
                                 else is_masked & in_scope)
     lo = np.maximum(lower[report_ids], lb_all[report_ids])

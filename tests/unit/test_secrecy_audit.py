@@ -45,6 +45,19 @@ def test_two_way_table_intervals_equal_the_hand_computed_ones():
     assert report.passed and report.summary["components"] == 1
 
 
+@pytest.mark.parametrize("unit", [1.0, 1e6, 1e8])
+def test_the_same_table_in_kwh_of_a_region_gives_the_same_intervals_scaled(unit):
+    """HiGHS's tolerances are absolute and it drops entries below 1e-9: a region's kWh (~1e9) once made a
+    consistent table 'infeasible' (UC4's property test found it). The LP runs in its own unit."""
+    report = audit(_two_way(10 * unit, 20 * unit, 30 * unit, 40 * unit))
+    assert _interval(report, "r1", "a") == pytest.approx((0, 30 * unit, False))
+    assert _interval(report, "r2", "b")[:2] == pytest.approx((30 * unit, 60 * unit))
+    assert report.passed
+    # and a too-small partner is still found short at that scale
+    short = audit(_two_way(10 * unit, 0.5 * unit, 30 * unit, 40 * unit))
+    assert not short.passed and _interval(short, "r1", "a")[1] == pytest.approx(10.5 * unit)
+
+
 def test_a_small_partner_leaves_the_upper_protection_short():
     # x12 = 0.5: t <= 10.5, but x11 = 10 needs its interval to reach 11 (10 % protection)
     report = audit(_two_way(10, 0.5, 30, 40))

@@ -361,8 +361,10 @@ def audit_products(tables: Mapping[str, pd.DataFrame | pa.Table], *, products: S
         spec = products.systems[sid]
         key = list(spec.key)
         parts = [cells_from_table(tables[p], products.products[p], spec, p) for p in pids]
-        cells = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
-            else parts[0]
+        if not any(len(p) for p in parts):  # nothing of this system stored yet: nothing to expose
+            reports[sid] = AuditReport.combine([])
+            continue
+        cells = pd.concat([p for p in parts if len(p)], ignore_index=True)
         cells["masked"] = ~np.isfinite(cells["value"].to_numpy(dtype=float))
         idx = _key_frame(cells, key)
         cells["_key"] = idx.factorize()[0]

@@ -92,3 +92,23 @@ def test_the_same_cell_published_in_one_table_and_masked_in_another_is_a_violati
                             maps={"epci": EPCI})
     assert not result.passed
     assert set(result.violations["problem"]) == {"masked in one product, published in another"}
+
+
+def test_a_system_with_nothing_stored_yet_passes_with_no_cell():
+    """The blocking check of a product materialised before the others (the demo's forecasts) audits nothing."""
+    from energy_pipelines.catalog import default_catalog
+    from energy_pipelines.clock import Window
+    from energy_pipelines.secrecy import load_products
+    from energy_pipelines.secrecy.stored import audit_stored
+
+    catalog = default_catalog()
+    asked = []
+
+    def read(dataset, window):
+        asked.append(dataset)
+        return catalog[dataset].table_schema.to_arrow().empty_table().to_pandas()
+
+    result = audit_stored(["out_uc3__forecasts"], read, Window.all_time())
+    assert set(asked) == {p for p, layout in load_products().products.items() if layout.system == "uc3"} | {
+        "core_enedis__territorial_energy"}
+    assert result.passed and result.reports["uc3"].summary["masked_cells"] == 0

@@ -146,7 +146,12 @@ def quality(tmp_path_factory):
         keys = keys_in(stubs[groups["half_hourly"][0]].partitions_def, *bounds)
         return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
-    run(groups["half_hourly"], {EXPECTATIONS, REJECTS, COMPLETENESS}, day_range(spring))
+    # completeness judges whole days; the expectations and rejects checks only need the good and the
+    # bad half-hour, side by side in one range run (each must get its own verdict): a range of two
+    # keys instead of the day's 46 saves some 2,400 evaluation events and their targets' look-ups
+    run(groups["half_hourly"], {COMPLETENESS}, day_range(spring))
+    run(groups["half_hourly"], {EXPECTATIONS, REJECTS}, day_range((BAD_AT - timedelta(minutes=30),
+                                                                    BAD_AT + timedelta(minutes=30))))
     run(groups["half_hourly"], {COMPLETENESS}, day_range(autumn))
 
     # other partitionings: a good and a bad partition, as one range when there are two keys

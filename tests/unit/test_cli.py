@@ -167,3 +167,20 @@ def test_definitions_are_built_once_per_settings_and_never_shared_across_keys(se
     assert cli.defs_for(settings) is not cli.defs_for(settings.with_(partitions_start="2023-01-01"))
     keyed = settings.with_(pseudonymisation_key="k" * 40)
     assert cli.defs_for(keyed) is not cli.defs_for(keyed.with_(pseudonymisation_key="z" * 40))
+
+
+def test_a_range_keeps_only_whole_partitions_that_already_exist(settings):
+    """Both DST days whole, and a window running past now stops at the last complete half-hour."""
+    from datetime import datetime, timezone
+
+    from energy_pipelines.clock import paris_day_bounds
+    from energy_pipelines.partitions import half_hourly
+
+    pdef = half_hourly(settings.with_(partitions_start="2017-01-01"))
+    for day, count in (("2025-03-30", 46), ("2025-10-26", 50)):
+        keys = cli.partition_keys_within(pdef, *paris_day_bounds(day))
+        assert len(keys) == count and keys[0].startswith(day)
+    now = datetime.now(timezone.utc)
+    keys = cli.partition_keys_within(pdef, now - timedelta(hours=3), now + timedelta(days=1))
+    last_end = pdef.time_window_for_partition_key(keys[-1]).end
+    assert 5 <= len(keys) <= 6 and now - timedelta(minutes=30) <= last_end <= now

@@ -33,6 +33,17 @@ UTC = timezone.utc
 FIRST_SLOT = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
 
 
+def drop_half_hour(landing: Path, slot: datetime, net) -> None:
+    """What the owners drop for one half-hour: SPIE's transaction and event logs, Enedis's signal."""
+    from energy_pipelines.simulate import charging, green_signal
+    from energy_pipelines.sources.landing import LandingZone
+
+    end = slot + timedelta(minutes=30)
+    charging.write_transaction_log(LandingZone(landing, "spie_transaction_log"), slot, end, net=net)
+    charging.write_event_log(LandingZone(landing, "spie_event_log"), slot, end, net=net)
+    green_signal.write_signal(LandingZone(landing, "enedis_green_signal"), slot, end, net=net)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ticks", type=int, default=3)
@@ -54,8 +65,7 @@ def main() -> int:
 
     from energy_pipelines.build import build_defs
     from energy_pipelines.settings import load_settings
-    from energy_pipelines.simulate import charging, green_signal
-    from energy_pipelines.sources.landing import LandingZone
+    from energy_pipelines.simulate import charging
 
     defs = build_defs(load_settings())
     # the register and the half-hour before the first tick (the signal reads its transaction log)
@@ -64,10 +74,7 @@ def main() -> int:
     net = charging.network()
 
     def drop(slot: datetime) -> None:
-        end = slot + timedelta(minutes=30)
-        charging.write_transaction_log(LandingZone(home / "landing", "spie_transaction_log"), slot, end, net=net)
-        charging.write_event_log(LandingZone(home / "landing", "spie_event_log"), slot, end, net=net)
-        green_signal.write_signal(LandingZone(home / "landing", "enedis_green_signal"), slot, end, net=net)
+        drop_half_hour(home / "landing", slot, net)
 
     daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
                               env=env, cwd=ROOT, stdout=open(tmp / "daemon.log", "w"), stderr=subprocess.STDOUT,

@@ -32,7 +32,6 @@ from energy_pipelines.simulate import simulate
 from energy_pipelines.build import build_defs  # noqa: E402
 from energy_pipelines.partitions import paris_day_bounds  # noqa: E402
 from energy_pipelines.settings import load_settings  # noqa: E402
-from energy_pipelines.sources.enedis_commune import ADAPTER  # noqa: E402
 from energy_pipelines.sources.landing import LandingZone  # noqa: E402
 from energy_pipelines.territories import default_territories, membership  # noqa: E402
 

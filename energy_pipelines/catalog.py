@@ -46,7 +46,13 @@ class CatalogError(ValueError):
     """A catalogue file is malformed; the message names the file and the field."""
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """The base of every settings model read by `load_model`: unknown keys refused, values immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Strict(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 

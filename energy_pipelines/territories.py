@@ -14,8 +14,9 @@ from typing import Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from energy_pipelines.catalog import StrictModel
 from energy_pipelines.settings import CATALOG_DIR
 
 TERRITORIES_DIR = CATALOG_DIR / "territories"
@@ -27,11 +28,8 @@ class TerritoryError(ValueError):
     """A territory file is malformed; the message names the file and the field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Commune(_Strict):
+class Commune(StrictModel):
     code: str = Field(pattern=COMMUNE_CODE.pattern)
     name: str
     population: int | None = Field(default=None, ge=0)
@@ -39,12 +37,12 @@ class Commune(_Strict):
     partial: bool = False
 
 
-class Centroid(_Strict):
+class Centroid(StrictModel):
     lat: float = Field(ge=41, le=46)
     lon: float = Field(ge=4, le=8)
 
 
-class Territory(_Strict):
+class Territory(StrictModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     kind: Literal["epci", "pnr", "other"]

@@ -21,30 +21,27 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from energy_pipelines.catalog import Catalog, CatalogError, read_yaml
+from energy_pipelines.catalog import Catalog, CatalogError, StrictModel, read_yaml
 from energy_pipelines.governance.lineage import Effective
 
 TERMS_FILE = "licence_terms.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class LicenceTerms(_Strict):
+class LicenceTerms(StrictModel):
     derived: Literal["any", "owner"] | tuple[str, ...]
     attribution: bool
     note: str
 
 
-class OwnerConvention(_Strict):
+class OwnerConvention(StrictModel):
     convention: str
     derived: tuple[str, ...]
 
 
-class Terms(_Strict):
+class Terms(StrictModel):
     licences: dict[str, LicenceTerms]
     owners: dict[str, OwnerConvention] = {}
 

@@ -28,8 +28,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ImportString, model_validator
+from pydantic import Field, ImportString, model_validator
 
+from energy_pipelines.catalog import StrictModel
 from energy_pipelines.secrecy._yaml import load_model
 from energy_pipelines.secrecy.audit import AuditReport, audit
 from energy_pipelines.secrecy.system import (
@@ -46,15 +47,12 @@ from energy_pipelines.settings import CATALOG_DIR
 PRODUCTS_PATH = CATALOG_DIR / "secrecy" / "products.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class FromColumn(_Strict):
+class FromColumn(StrictModel):
     column: str
 
 
-class HierarchySpec(_Strict):
+class HierarchySpec(StrictModel):
     name: str
     dimension: str
     parents: dict[str, str] | None = None
@@ -67,19 +65,19 @@ class HierarchySpec(_Strict):
         return self
 
 
-class StoredInput(_Strict):
+class StoredInput(StrictModel):
     """A stored dataset turned by a pure function into what the audit needs (the truth, a hierarchy's map)."""
 
     dataset: str
     function: ImportString  # "module:function", called with the dataset's rows as a DataFrame
 
 
-class AuditorInput(_Strict):
+class AuditorInput(StrictModel):
     dataset: str
     all_time: bool = False  # a referential: every stored row, not the audited years only
 
 
-class SystemAuditor(_Strict):
+class SystemAuditor(StrictModel):
     """A system whose relations its own code builds (UC1: the geography with unpublished EPCI x département
     pieces): `function(tables, inputs, directory) -> AuditReport`, with `tables` {product id: rows}, `inputs`
     {name: rows} read as declared, `directory` the folder of products.yaml (the catalogue's secrecy/)."""
@@ -88,7 +86,7 @@ class SystemAuditor(_Strict):
     inputs: dict[str, AuditorInput] = Field(default_factory=dict)
 
 
-class SystemSpec(_Strict):
+class SystemSpec(StrictModel):
     description: str
     unit: Literal["Wh", "kWh", "MWh", "GWh", "t CO2e"]
     dimensions: tuple[str, ...] = Field(min_length=1)  # besides time
@@ -125,19 +123,19 @@ class SystemSpec(_Strict):
 Filter = dict[str, tuple[str, ...]]
 
 
-class TimeSpec(_Strict):
+class TimeSpec(StrictModel):
     column: str
     resolution: Literal["halfhour", "hour", "day", "month", "year"]
 
 
-class Measure(_Strict):
+class Measure(StrictModel):
     column: str
     cell: dict[str, str | FromColumn]
     where: Filter | None = None
     where_not: Filter | None = None
 
 
-class Derived(_Strict):
+class Derived(StrictModel):
     column: str
     # a measure column of the same row, or a cell of the row's key with these dimension values
     # (possibly unpublished: then masked when any published finer cell of it is)
@@ -146,7 +144,7 @@ class Derived(_Strict):
     where_not: Filter | None = None
 
 
-class History(_Strict):
+class History(StrictModel):
     """Rows that summarise a past window of series (forecasts): masked when any cell of it is."""
 
     by: str
@@ -156,7 +154,7 @@ class History(_Strict):
     lookback_days: int = Field(gt=0)
 
 
-class ProductLayout(_Strict):
+class ProductLayout(StrictModel):
     system: str
     description: str
     keys: dict[str, str] = Field(default_factory=dict)  # system dimension -> product column
@@ -166,7 +164,7 @@ class ProductLayout(_Strict):
     history: History | None = None
 
 
-class SecrecyProducts(_Strict):
+class SecrecyProducts(StrictModel):
     systems: dict[str, SystemSpec]
     products: dict[str, ProductLayout]
 

@@ -27,8 +27,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from energy_pipelines.catalog import StrictModel
 from energy_pipelines.secrecy._yaml import load_model
 from energy_pipelines.settings import CATALOG_DIR
 
@@ -36,11 +37,8 @@ RULES_PATH = CATALOG_DIR / "secrecy" / "rules.yaml"
 KWH_PER_UNIT = {"Wh": 1e-3, "kWh": 1.0, "MWh": 1e3, "GWh": 1e6}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ValueThreshold(_Strict):
+class ValueThreshold(StrictModel):
     value: float = Field(ge=0)
     unit: Literal["Wh", "kWh", "MWh", "GWh"]
 
@@ -49,7 +47,7 @@ class ValueThreshold(_Strict):
         return self.value * KWH_PER_UNIT[self.unit]
 
 
-class Rule(_Strict):
+class Rule(StrictModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
     # attribute -> accepted values; an empty mapping matches every cell (the catch-all, listed last)
@@ -75,7 +73,7 @@ class Rule(_Strict):
         return self
 
 
-class RuleSet(_Strict):
+class RuleSet(StrictModel):
     version: str
     description: str
     rules: tuple[Rule, ...] = Field(min_length=1)

@@ -6,26 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from energy_pipelines.catalog import load_model
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from energy_pipelines.catalog import StrictModel, load_model
 
 
-class Anonymisation(_Strict):
+class Anonymisation(StrictModel):
     k_min_users: int = Field(5, ge=2, description="an open aggregate covers at least this many distinct users")
     lookback_days: int = Field(7, ge=1, description="how far back the StartTransaction of a session is looked for")
 
 
-class Disclosure(_Strict):
+class Disclosure(StrictModel):
     k_min_charge_points: int = Field(5, ge=2, description="an occupancy area has at least this many charge points")
     min_stations: int = Field(2, ge=2, description="... in at least this many stations")
 
 
-class QualiCharge(_Strict):
+class QualiCharge(StrictModel):
     max_days: float = Field(7.0, gt=0)
     max_energy_kwh: float = Field(1000.0, gt=0)
     power_tolerance: float = Field(0.10, ge=0)
@@ -33,7 +29,7 @@ class QualiCharge(_Strict):
     max_sessions_per_day: int = Field(60, ge=1)
 
 
-class Forecast(_Strict):
+class Forecast(StrictModel):
     history_days: int = Field(28, ge=7)
     horizon_hours: int = Field(48, ge=1)
     backtest_hours: int = Field(48, ge=1)
@@ -41,11 +37,11 @@ class Forecast(_Strict):
     correction_window_steps: int = Field(6, ge=0)
 
 
-class SeasonalHistory(_Strict):
+class SeasonalHistory(StrictModel):
     days: int = Field(365, ge=1)
 
 
-class Uc2Params(_Strict):
+class Uc2Params(StrictModel):
     anonymisation: Anonymisation = Anonymisation()
     disclosure: Disclosure = Disclosure()
     qualicharge: QualiCharge = QualiCharge()

@@ -240,16 +240,12 @@ def rates_yearly(energy: pd.DataFrame, *, window: Window, catalog: Catalog, spec
     return _rates(energy, "year", window, catalog, spec)
 
 
-@lru_cache(maxsize=8)
-def _scenarios(directory: Path) -> tuple[bl.PvScenario, ...]:
-    return tuple(bl.load_scenarios(directory / "uc3" / "what_if.yaml"))
-
-
-def pv_what_if(energy: pd.DataFrame, *, catalog: Catalog, spec: DatasetSpec) -> Derived:
-    """out_uc3__pv_what_if: the year's self-production rate under each declared PV scenario, after secrecy."""
+def pv_what_if(energy: pd.DataFrame, *, params: bl.WhatIfScenarios, catalog: Catalog, spec: DatasetSpec) -> Derived:
+    """out_uc3__pv_what_if: the year's self-production rate under each declared PV scenario, after secrecy.
+    `params`: assets_config/uc3/what_if.yaml, read when the definitions load (a typo fails there, named)."""
     if energy.empty:
         return Derived(data=_empty(spec))
-    scenarios = list(_scenarios(Path(catalog.directory)))
+    scenarios = list(params.scenarios)
     out = secrecy_uc3.published_what_if(energy, scenarios, rules_of(catalog), "year")
     out.insert(2, "territory_name", out["territory_id"].map(names_of(catalog)).fillna(out["territory_id"]))
     out = out[[c for c in spec.table_schema.columns if c in out]]

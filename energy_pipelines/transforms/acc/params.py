@@ -6,16 +6,12 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from energy_pipelines.catalog import load_model
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from energy_pipelines.catalog import StrictModel, load_model
 
 
-class OperationParams(_Strict):
+class OperationParams(StrictModel):
     """assets_config/uc5/operation.yaml"""
 
     step_minutes: int = Field(30, description="the operation's allocation step (Enedis: 30, 15 since the 15-min reform)")
@@ -34,13 +30,13 @@ class OperationParams(_Strict):
         return self
 
 
-class OffPeak(_Strict):
+class OffPeak(StrictModel):
     start_hour: int = Field(ge=0, le=23)
     end_hour: int = Field(ge=0, le=24)
     price_eur_per_kwh: float = Field(ge=0)
 
 
-class Tariff(_Strict):
+class Tariff(StrictModel):
     label: str
     supplier_price_eur_per_kwh: float = Field(ge=0, description="price of the complement (TTC), peak or flat")
     off_peak: OffPeak | None = Field(default=None, description="heures creuses: Paris local hours [start, end)")
@@ -49,7 +45,7 @@ class Tariff(_Strict):
     source: str = ""
 
 
-class TariffParams(_Strict):
+class TariffParams(StrictModel):
     """assets_config/uc5/tariffs.yaml: the prices behind the monthly statements."""
 
     valid_from: date
@@ -64,14 +60,14 @@ class TariffParams(_Strict):
         return self
 
 
-class PerimeterLimit(_Strict):
+class PerimeterLimit(StrictModel):
     max_distance_km: float = Field(gt=0)
     legal_source: str
     applies_when: str = ""
     verified: bool = False
 
 
-class EligibilityParams(_Strict):
+class EligibilityParams(StrictModel):
     """assets_config/uc5/eligibility.yaml: the extended ACC perimeter and power cap, with their sources."""
 
     perimeter: str = Field(description="which of `perimeters` applies to this operation")
@@ -87,7 +83,7 @@ class EligibilityParams(_Strict):
         return self
 
 
-class KeyStudyParams(_Strict):
+class KeyStudyParams(StrictModel):
     """assets_config/uc5/key_study.yaml: the key comparison, the optimised key and the what-ifs."""
 
     fairness_floor: float | None = Field(

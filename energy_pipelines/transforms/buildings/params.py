@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from energy_pipelines.catalog import load_model
+from energy_pipelines.catalog import StrictModel, load_model
 from energy_pipelines.settings import CATALOG_DIR
 
 PARAMS_FILE = CATALOG_DIR / "uc4" / "params.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class CalendarParams(_Strict):
+class CalendarParams(StrictModel):
     academies: tuple[str, ...] = ("Aix-Marseille", "Nice")
     region_code: str = "93"
     reporting_base_c: float = Field(18.0, description="base of the reported heating degree days (DJU)")
     cooling_base_c: float = 22.0
 
 
-class BillParams(_Strict):
+class BillParams(StrictModel):
     index_tolerance_units: float = 1.0
     index_tolerance_share: float = 0.01
     price_tolerance_share: float = 0.02
@@ -34,7 +31,7 @@ class BillParams(_Strict):
     missing_grace_days: int = 45
 
 
-class BaselineParams(_Strict):
+class BaselineParams(StrictModel):
     reference_year: int = 2023
     min_months: int = 10
     min_coverage: float = 0.9
@@ -48,7 +45,7 @@ class BaselineParams(_Strict):
     confidence: float = 0.90
 
 
-class DetectionParams(_Strict):
+class DetectionParams(StrictModel):
     cusum_k: float = 0.5
     cusum_h: float = 4.0
     drift_sigma_floor_share: float = 0.03
@@ -64,12 +61,12 @@ class DetectionParams(_Strict):
     gas_summer_min_days: int = 10
 
 
-class TrajectoryParams(_Strict):
+class TrajectoryParams(StrictModel):
     milestones: dict[int, float] = {2030: 0.40, 2040: 0.50, 2050: 0.60}
     fluids: tuple[str, ...] = ("electricite", "gaz", "reseau_chaleur", "fioul", "bois")
 
 
-class Uc4Params(_Strict):
+class Uc4Params(StrictModel):
     calendar: CalendarParams = CalendarParams()
     bills: BillParams = BillParams()
     baseline: BaselineParams = BaselineParams()

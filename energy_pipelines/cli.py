@@ -60,7 +60,7 @@ def dagster_home(settings: Settings) -> Path:
 def _instance(settings):
     import dagster as dg
 
-    from energy_pipelines.orphan_runs import fail_orphaned_runs
+    from energy_pipelines.runs import fail_orphaned_runs
 
     dagster_home(settings)
     instance = dg.DagsterInstance.get()
@@ -147,7 +147,7 @@ def materialize(selection, start: datetime, end: datetime, *, instance=None, qui
     if len(partitions) != 1:
         raise SystemExit("error: the selection mixes partitionings; select assets of one partitioning per run")
     (pdef,) = partitions
-    from energy_pipelines.orphan_runs import owner_tags
+    from energy_pipelines.runs import owner_tags
 
     tags, window_keys = owner_tags(), []
     if pdef is not None:

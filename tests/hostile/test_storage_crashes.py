@@ -118,5 +118,5 @@ def test_a_cli_run_killed_with_kill_9_is_marked_failed_by_the_next_invocation(tm
     failure = swept.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
     assert f"its process {victim.pid}" in failure[-1].event_log_entry.dagster_event.message
     # a live run of this host is not touched: this process's own tags are alive
-    from energy_pipelines.orphan_runs import fail_orphaned_runs
+    from energy_pipelines.runs import fail_orphaned_runs
     assert fail_orphaned_runs(swept) == []

@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 DAYS   ?= 2
 PORT   ?= 3000
+# where `make ui` serves the reports (Data Docs, charts): the demo's check links point there
+REPORTS_PORT ?= $(shell echo $$(( $(PORT) + 1 )))
 
 .PHONY: venv demo test ui check-defs bench clean
 
@@ -17,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## Run the main job end to end in sample mode (offline) and say where the outputs are.
+demo: export ENERGY_PIPELINES_REPORTS_URL ?= http://127.0.0.1:$(REPORTS_PORT)/
 demo: venv
 	$(BIN)/energy-pipelines demo --days $(DAYS)
 

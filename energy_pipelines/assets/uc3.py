@@ -6,7 +6,10 @@ energy, regional aggregates and balance, territorial balance, rates per resoluti
 Charts are in `reporting/uc3.py`.
 
 `out_uc3__forecasts` stays here: each issue reads weeks of history before it and the archive of
-its own past issues (to score them) from the store, and names the issue after the run.
+its own past issues (to score them) from the store, and names the issue after the run. Per
+territory and variable it back-tests prophet and the forecasting package's HGB on the week before
+the issue, issues the better one with conformal intervals (`tf.choose_models`) and records the
+choice and both scores as `model_by_target`.
 """
 
 from datetime import timedelta

@@ -13,6 +13,14 @@ Model (prophet, one fit per variable, history of `history_days` before the origi
   (independent), its point value from the point forecasts.
 Intervals: `interval_width` (80 % by default) from prophet's predictive samples.
 
+Model choice (`choose_models`, `issue_with_choice`; what `out_uc3__forecasts` issues when it can
+back-test): per variable, prophet above and the HistGradientBoosting `TabularModel` of
+`energy_pipelines.forecasting` (`forecast_hgb`: lags known at the issue, calendar, public holidays,
+on the hourly sums split into half-hours) are both issued a week before the issue; the lower RMSE
+over the same hours (`forecasting.scores`) wins, and the issued interval is split conformal on
+that back-test's absolute errors per horizon band (`forecasting.models.conformal_quantile`), the
+rate's from the rate of the two chosen back-tests.
+
 Scores (DOMAIN.md UC3, domain-anchors §4): skill = 1 - RMSE / RMSE_naive with the seasonal
 naive forecast (same hour one week earlier); MASE = MAE / in-sample MAE of that naive forecast
 over the training window; for production also MAE / installed PV power (capacity-normalised).

@@ -317,6 +317,12 @@ def _with_rate_rows(frame: pd.DataFrame) -> pd.DataFrame:
     rate = pd.DataFrame({"variable": "self_production_rate_pct", "target_utc": c.index,
                          "yhat": (100 * np.minimum(p, c_pos) / c_pos).to_numpy(), "yhat_lower": np.nan,
                          "yhat_upper": np.nan, "model": RATE_MODEL})
+    # the issue's own columns (issue time, horizon, width) follow the consumption rows'
+    shared = [k for k in ("issued_at_utc", "horizon_h", "interval_width") if k in frame]
+    if shared:
+        same = frame[frame["variable"] == "consumption_kwh"].set_index("target_utc")[shared]
+        for k in shared:
+            rate[k] = same[k].reindex(c.index).to_numpy()
     return pd.concat([frame, rate], ignore_index=True)
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from energy_pipelines.clock import PARIS_NAME, UTC, Window
 from energy_pipelines.reporting import uc2 as uc2_charts
+from energy_pipelines.reporting.charts import chart_metadata
 from energy_pipelines.assets.common import chart_for, window_of
 from energy_pipelines.assets.factory import asset_kwargs
 from energy_pipelines.catalog import Catalog
@@ -181,11 +182,21 @@ def build_assets(catalog: Catalog, settings: Settings) -> list[dg.AssetsDefiniti
         if len(issues) == 1:  # a single issue: its figures at the top level
             last = next(iter(figures.values())).data
             for key in ("mean_backtest_skill", "mean_backtest_prophet_only_skill", "mean_backtest_brier_skill",
-                        "nodes", "nodes_without_backtest"):
+                        "pooled_backtest_brier_skill", "nodes", "nodes_without_backtest"):
                 if key in last:
                     figures[key] = _figure(last[key])
         if len(data):
             figures["chart"] = chart_for(context, platform, uc2_charts.forecast_chart(data), FORECAST)
+        # the reliability of P(green) on the back-test of the run's last issue that had one
+        scored = [(label, m.data) for label, m in figures.items()
+                  if label.startswith("skill_") and isinstance(getattr(m, "data", None), dict) and m.data.get("reliability")]
+        if scored:
+            label, last = scored[-1]
+            png = uc2_charts.reliability_chart(last["reliability"], f"Reliability of P(green), back-test of the "
+                                               f"issue of {label.removeprefix('skill_')} (Brier skill vs climatology "
+                                               f"{last['pooled_backtest_brier_skill']})")
+            figures["reliability_chart"] = chart_metadata(platform.reports_dir, FORECAST, "reliability",
+                                                          Window(start, end), png)
         return TableWithRejects(data=data, metadata=figures)
 
     return [anon_spie__charging_sessions, hybrid__green_signal_seasonal_history, out_uc2__signal_forecast]

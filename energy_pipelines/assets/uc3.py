@@ -6,7 +6,10 @@ energy, regional aggregates and balance, territorial balance, rates per resoluti
 Charts are in `reporting/uc3.py`.
 
 `out_uc3__forecasts` stays here: each issue reads weeks of history before it and the archive of
-its own past issues (to score them) from the store, and names the issue after the run.
+its own past issues (to score them) from the store, and names the issue after the run. Per
+territory and variable it back-tests prophet and the forecasting package's HGB on the week before
+the issue, issues the better one with conformal intervals (`tf.choose_models`) and records the
+choice and both scores as `model_by_target`.
 """
 
 from datetime import timedelta
@@ -89,7 +92,7 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: secrecy_uc3.Uc3
         issues = issue_times(start, end)
         store = platform.store
         need = timedelta(days=cfg.history_days + 14)
-        issued_frames, backtests, oracle, meta = [], [], [], {}
+        issued_frames, backtests, oracle, meta, chosen = [], [], [], {}, {}
         for issue in issues:
             window = (issue - need, issue)
             energy = store.read(TERRITORIAL_ENERGY, time_column="datetime_utc", window=window,
@@ -108,14 +111,18 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: secrecy_uc3.Uc3
                     context.log.warning("%s: %s of history before %s, at least 14 days needed", territory, span, issue)
                     continue
                 site = sites.get(territory, tf.Site())
-                frame = tf.forecast(hist, issue, cfg, site)
-                frame["territory_id"] = territory
-                frame = tf.mask_forecast(frame, masks, territory)
-                frame["issue_id"] = tf.issue_id(issue, context.run_id)
-                issued_frames.append(frame)
+                choice = None
                 if cfg.backtest and span >= pd.Timedelta(days=21):
+                    # the week before the issue decides the model per variable and calibrates its interval
                     origin = issue - pd.Timedelta(hours=cfg.horizon_hours)
-                    back = tf.forecast(hist, origin, cfg, site)
+                    candidates = {"prophet": tf.forecast(hist, origin, cfg, site)}
+                    try:
+                        candidates["hgb"] = tf.forecast_hgb(hist, origin, cfg)
+                    except ValueError as error:
+                        context.log.warning("%s: no hgb challenger at %s: %s", territory, origin, error)
+                    choice = tf.choose_models(hist, candidates, cfg.interval_width)
+                    chosen[territory] = choice
+                    back = tf.chosen_backtest(candidates, choice)
                     back["territory_id"] = territory
                     backtests.append((territory, hist, back))
                     temp = temperature.get(territory)
@@ -123,7 +130,13 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: secrecy_uc3.Uc3
                         with_t = hist.assign(temperature_c=temp.reindex(pd.DatetimeIndex(hist["datetime_utc"])).to_numpy())
                         back_t = tf.forecast(with_t, origin, cfg, site, future_temperature=temp)
                         if "heating" in back_t["model"].iat[0]:
-                            oracle.append((territory, hist, back_t[back_t["variable"] == "consumption_kwh"]))
+                            oracle.append((territory, hist, back_t[back_t["variable"] == "consumption_kwh"],
+                                           candidates["prophet"]))
+                frame = tf.issue_with_choice(hist, issue, cfg, site, choice) if choice else tf.forecast(hist, issue, cfg, site)
+                frame["territory_id"] = territory
+                frame = tf.mask_forecast(frame, masks, territory)
+                frame["issue_id"] = tf.issue_id(issue, context.run_id)
+                issued_frames.append(frame)
         if not issued_frames:
             context.log.warning("no forecast issued for %s: not enough history", [t.isoformat() for t in issues])
             return TableWithRejects(data=empty(catalog, FORECASTS), rejects=None, metadata={})
@@ -131,11 +144,17 @@ def _forecast_asset(catalog: Catalog, settings: Settings, rules: secrecy_uc3.Uc3
         out["territory_name"] = out["territory_id"].map(names).fillna(out["territory_id"])
         if backtests:
             meta.update(_backtest_metadata(backtests))
+        if chosen:
+            meta["model_by_target"] = dg.MetadataValue.json(tf.model_by_target(chosen))
         if oracle:
-            scores = {t: tf.evaluate(h, b)["consumption_kwh"] for t, h, b in oracle}
+            scores = {t: tf.evaluate(h, b)["consumption_kwh"] for t, h, b, _ in oracle}
             meta["backtest_consumption_with_observed_temperature"] = dg.MetadataValue.json(rounded(scores))
             meta["skill_vs_seasonal_naive_consumption_kwh_with_observed_temperature"] = dg.MetadataValue.float(
                 round(float(np.nanmean([s["skill_rmse"] for s in scores.values()])), 4))
+            # the weather's share, like for like: the same prophet without the temperature
+            without = {t: tf.evaluate(h, p[p["variable"] == "consumption_kwh"])["consumption_kwh"] for t, h, _, p in oracle}
+            meta["skill_vs_seasonal_naive_consumption_kwh_prophet_without_temperature"] = dg.MetadataValue.float(
+                round(float(np.nanmean([s["skill_rmse"] for s in without.values()])), 4))
         archived = _archived_scores(store, forecast_schema, energy_schema, issues[-1], cfg)
         if archived:
             meta["archived_forecast_scores"] = dg.MetadataValue.json(archived)

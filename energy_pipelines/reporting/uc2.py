@@ -76,3 +76,26 @@ def forecast_chart(data: pd.DataFrame) -> bytes:
     ax.legend(fontsize=7)
     fig.autofmt_xdate()
     return to_png(fig)
+
+
+def reliability_chart(reliability: list[dict], title: str) -> bytes:
+    """Reliability diagram of P(green): observed frequency of green against the mean forecast per
+    probability bin (on the diagonal when calibrated), and how many forecasts fell in each bin."""
+    table = pd.DataFrame(reliability)
+    shown = table[table["n"] > 0]
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
+    ax.plot(shown["mean_forecast"], shown["observed"], marker="o", color="tab:green", label="P(green), back-test")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("forecast probability (bin mean)")
+    ax.set_ylabel("observed frequency of green")
+    counts = ax.twinx()
+    centres = (table["bin_low"] + table["bin_high"]) / 2
+    counts.bar(centres, table["n"], width=(table["bin_high"] - table["bin_low"]) * 0.9, color="tab:blue", alpha=0.2)
+    counts.set_ylabel("forecasts in the bin")
+    ax.set_zorder(counts.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
+    return to_png(fig)

@@ -41,6 +41,9 @@ for _name in ("prophet", "cmdstanpy", "prophet.plot"):
 class ForecastResult:
     frame: pd.DataFrame  # ds (UTC), yhat, yhat_prophet, sigma, p_exceed (if threshold given)
     metrics: dict = field(default_factory=dict)
+    # the back-test's probabilities (threshold given): ds, p (forecast), outcome (0/1, NaN unknown),
+    # climatology (the base rate at the same half-hour over the training window); None without one
+    backtest: pd.DataFrame | None = None
 
 
 def _transform(y: np.ndarray, kind: str | None) -> np.ndarray:
@@ -121,7 +124,7 @@ def forecast(history: pd.Series, horizon_steps: int, *, step: pd.Timedelta = pd.
     kwargs = dict(transform=transform, correction_window=correction_window, yearly=yearly,
                   changepoint_prior=changepoint_prior)
     metrics: dict = {"history_points": int(history.notna().sum())}
-    backtest_sigma = None
+    backtest_sigma, backtest_probabilities = None, None
     # a backtest needs its seasonal-naive reference (one season before it) and two days to train on
     if backtest_steps and len(history) - backtest_steps >= max(int(season / step), 2 * int(pd.Timedelta(days=1) / step)):
         train, test = history.iloc[:-backtest_steps], history.iloc[-backtest_steps:]
@@ -146,6 +149,7 @@ def forecast(history: pd.Series, horizon_steps: int, *, step: pd.Timedelta = pd.
             metrics.update({"backtest_brier": brier["brier"], "backtest_brier_reference": brier["brier_reference"],
                             "backtest_brier_reference_kind": "climatology (base rate per half-hour, training window)",
                             "backtest_brier_skill": brier["brier_skill"]})
+            backtest_probabilities = pd.DataFrame({"ds": test.index, "p": p, "outcome": hit, "climatology": base_rate})
     horizon = pd.date_range(history.index[-1] + step, periods=horizon_steps, freq=step)
     yhat, base, phi, sd = _one_origin(history, horizon, **kwargs)
     h = np.arange(1, horizon_steps + 1)
@@ -159,7 +163,7 @@ def forecast(history: pd.Series, horizon_steps: int, *, step: pd.Timedelta = pd.
     if threshold is not None:
         th = _transform(np.array([threshold], float), transform)[0]
         frame["p_exceed"] = prob_exceed(yhat, sigma, th)
-    return ForecastResult(frame=frame, metrics=metrics)
+    return ForecastResult(frame=frame, metrics=metrics, backtest=backtest_probabilities)
 
 
 def day_ahead_evaluation(series: pd.Series, train_end: pd.Timestamp, test_end: pd.Timestamp, *,

@@ -13,6 +13,14 @@ Model (prophet, one fit per variable, history of `history_days` before the origi
   (independent), its point value from the point forecasts.
 Intervals: `interval_width` (80 % by default) from prophet's predictive samples.
 
+Model choice (`choose_models`, `issue_with_choice`; what `out_uc3__forecasts` issues when it can
+back-test): per variable, prophet above and the HistGradientBoosting `TabularModel` of
+`energy_pipelines.forecasting` (`forecast_hgb`: lags known at the issue, calendar, public holidays,
+on the hourly sums split into half-hours) are both issued a week before the issue; the lower RMSE
+over the same hours (`forecasting.scores`) wins, and the issued interval is split conformal on
+that back-test's absolute errors per horizon band (`forecasting.models.conformal_quantile`), the
+rate's from the rate of the two chosen back-tests.
+
 Scores (DOMAIN.md UC3, domain-anchors §4): skill = 1 - RMSE / RMSE_naive with the seasonal
 naive forecast (same hour one week earlier); MASE = MAE / in-sample MAE of that naive forecast
 over the training window; for production also MAE / installed PV power (capacity-normalised).
@@ -236,6 +244,195 @@ def forecast(history: pd.DataFrame, origin: pd.Timestamp, cfg: ForecastConfig, s
     return out
 
 
+# -- the challenger, and the choice between the two by the back-test ----------------------------------
+
+CANDIDATES = ("prophet", "hgb")
+HGB_DESCRIPTION = ("hgb(HistGradientBoosting of energy_pipelines.forecasting: lags known at the issue, "
+                   "calendar, FR holidays)")
+
+
+def _half_hourly(hourly_values: pd.Series, origin: pd.Timestamp, horizon_hours: int) -> pd.Series:
+    """Hourly sums -> a regular UTC half-hour grid (each half-hour half its hour's sum) from the first
+    hour to the end of the horizon; nothing from `origin` on (the package's features are half-hourly)."""
+    half = hourly_values / 2
+    halves = pd.concat([half, half.set_axis(half.index + pd.Timedelta(minutes=30))]).sort_index()
+    grid = pd.date_range(hourly_values.index.min(), origin + pd.Timedelta(hours=horizon_hours), freq="30min",
+                         inclusive="left")
+    series = halves[~halves.index.duplicated(keep="last")].reindex(grid)
+    series[series.index >= origin] = np.nan
+    return series
+
+
+def _hgb_point(hist: pd.DataFrame, origin: pd.Timestamp, variable: str, cfg: ForecastConfig) -> np.ndarray:
+    """Hourly point forecast of one variable by the package's TabularModel, trained on one origin per
+    day of the history at the issue's UTC hour (targets past the history are left out of training)."""
+    from energy_pipelines.forecasting.features import DailyContext
+    from energy_pipelines.forecasting.models import TabularModel, daily_origins
+
+    values = hist.set_index("datetime_utc")[variable].astype(float)
+    series = _half_hourly(values, origin, cfg.horizon_hours)
+    # no temperature known over the horizon and no school calendar here: calendar and lags only
+    days = pd.date_range(series.index.min().tz_convert(PARIS).tz_localize(None).normalize() - pd.Timedelta(days=1),
+                         series.index.max().tz_convert(PARIS).tz_localize(None).normalize() + pd.Timedelta(days=1),
+                         freq="D")
+    context = DailyContext.build(pd.Series(np.nan, index=days), None)
+    origins = daily_origins(series.index.min() + pd.Timedelta(days=8), origin, origin.hour)
+    origins = origins[origins.isin(series.index)]
+    if not len(origins):
+        raise ValueError(f"{variable}: history before {origin} is shorter than 8 days: no training origin")
+    steps = 2 * cfg.horizon_hours
+    model = TabularModel(max_iter=150).fit(series, context, origins, steps)
+    frame = model.predict(series, context, pd.DatetimeIndex([origin]), steps)
+    point = frame["yhat"].to_numpy(dtype=float).reshape(-1, 2).sum(axis=1)
+    return point if variable == "consumption_kwh" else np.clip(point, 0, None)
+
+
+def forecast_hgb(history: pd.DataFrame, origin: pd.Timestamp, cfg: ForecastConfig) -> pd.DataFrame:
+    """`forecast`'s frame from the challenger (no interval of its own: the issue's comes from the back-test)."""
+    origin = pd.Timestamp(origin).tz_convert("UTC")
+    before = history[history["datetime_utc"] < origin].sort_values("datetime_utc")
+    hist = before[before["datetime_utc"] >= origin - pd.Timedelta(days=cfg.history_days)]
+    targets = pd.date_range(origin, periods=cfg.horizon_hours, freq="h")
+    points = {v: _hgb_point(hist, origin, v, cfg) for v in ("consumption_kwh", "production_kwh")}
+    rows = [pd.DataFrame({"variable": v, "target_utc": targets, "yhat": p, "model": HGB_DESCRIPTION})
+            for v, p in points.items()]
+    out = pd.concat(rows, ignore_index=True)
+    out["yhat_lower"], out["yhat_upper"] = np.nan, np.nan
+    out = _with_rate_rows(out)
+    out["issued_at_utc"] = origin
+    out["horizon_h"] = ((out["target_utc"] - origin) / pd.Timedelta(hours=1)).astype("int64")
+    out["interval_width"] = cfg.interval_width
+    return out
+
+
+RATE_MODEL = "100 x min(P, C) / C from the two forecasts"
+
+
+def _with_rate_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Replace the self-production rate rows by 100 x min(P, C) / C of the point forecasts (no interval)."""
+    frame = frame[frame["variable"] != "self_production_rate_pct"]
+    c = frame[frame["variable"] == "consumption_kwh"].set_index("target_utc")["yhat"]
+    p = frame[frame["variable"] == "production_kwh"].set_index("target_utc")["yhat"].reindex(c.index)
+    c_pos = c.clip(lower=1e-9)
+    rate = pd.DataFrame({"variable": "self_production_rate_pct", "target_utc": c.index,
+                         "yhat": (100 * np.minimum(p, c_pos) / c_pos).to_numpy(), "yhat_lower": np.nan,
+                         "yhat_upper": np.nan, "model": RATE_MODEL})
+    # the issue's own columns (issue time, horizon, width) follow the consumption rows'
+    shared = [k for k in ("issued_at_utc", "horizon_h", "interval_width") if k in frame]
+    if shared:
+        same = frame[frame["variable"] == "consumption_kwh"].set_index("target_utc")[shared]
+        for k in shared:
+            rate[k] = same[k].reindex(c.index).to_numpy()
+    return pd.concat([frame, rate], ignore_index=True)
+
+
+def choose_models(history: pd.DataFrame, backtests: dict[str, pd.DataFrame], level: float) -> dict:
+    """Per variable, the candidate with the lowest RMSE on the back-test, and the conformal half-widths.
+
+    `backtests`: candidate name -> `forecast`-shaped frame issued before `history`'s last week;
+    `history`: hourly actuals covering those targets and the week before. Every candidate is scored
+    by `forecasting.scores` on the same hours (where the truth and all candidates exist); a tie keeps
+    prophet, the incumbent. The self-production rate follows: its back-test is the rate of the chosen
+    consumption and production. Half-widths: split conformal quantile of the chosen model's absolute
+    back-test errors per horizon band (`forecasting.models.conformal_quantile`).
+    Returns {variable: {"model", "scores": {candidate: {...}}, "half_width": {band: q}}}.
+    """
+    from energy_pipelines.forecasting import scores as fs
+    from energy_pipelines.forecasting.models import conformal_quantile
+
+    actual = with_rate(history).set_index("datetime_utc").sort_index()
+    actual = actual[~actual.index.duplicated(keep="last")]
+    out, chosen_frames = {}, []
+    for variable in ("consumption_kwh", "production_kwh"):
+        series = actual[variable]
+        per = {name: b[b["variable"] == variable].set_index("target_utc")["yhat"] for name, b in backtests.items()}
+        targets = pd.DatetimeIndex(next(iter(per.values())).index)
+        y = series.reindex(targets).to_numpy(dtype=float)
+        naive = seasonal_naive(series, targets)
+        ok = np.isfinite(y) & np.logical_and.reduce([np.isfinite(p.reindex(targets).to_numpy(float)) for p in per.values()])
+        table = {}
+        for name, p in per.items():
+            yhat = p.reindex(targets).to_numpy(dtype=float)
+            table[name] = {"n": int(ok.sum()), "rmse": fs.rmse(y[ok], yhat[ok]), "mae": fs.mae(y[ok], yhat[ok]),
+                           "mape": fs.mape(y[ok], yhat[ok]),
+                           "skill_vs_seasonal_naive": fs.skill(fs.rmse(y[ok], yhat[ok]), fs.rmse(y[ok], naive[ok]))}
+        finite = {k: v["rmse"] for k, v in table.items() if np.isfinite(v["rmse"])}
+        if not finite:
+            raise ValueError(f"{variable}: no back-test hour where the truth and every candidate are known")
+        best = min(finite, key=lambda k: (finite[k], k != "prophet"))
+        out[variable] = {"model": best, "scores": table}
+        chosen_frames.append(backtests[best][backtests[best]["variable"] == variable])
+    chosen = _with_rate_rows(pd.concat(chosen_frames, ignore_index=True))
+    out["self_production_rate_pct"] = {"model": RATE_MODEL, "scores": {}}
+    for variable, info in out.items():
+        b = chosen[chosen["variable"] == variable]
+        targets = pd.DatetimeIndex(b["target_utc"])
+        errors = np.abs(actual[variable].reindex(targets).to_numpy(float) - b["yhat"].to_numpy(float))
+        hours = ((targets - targets.min()) / pd.Timedelta(hours=1)).to_numpy()
+        bands = fs.horizon_band(hours)
+        info["half_width"] = {name: conformal_quantile(errors[bands == name], level) for name, _, _ in fs.BANDS
+                              if (bands == name).any()}
+    return out
+
+
+def chosen_backtest(backtests: dict[str, pd.DataFrame], choice: dict) -> pd.DataFrame:
+    """The back-test of what is issued: each variable by its chosen model, the rate from those two.
+    No interval: the conformal one is calibrated on these very errors, so its coverage here says nothing."""
+    rows = [backtests[choice[v]["model"]].pipe(lambda f, v=v: f[f["variable"] == v])
+            for v in ("consumption_kwh", "production_kwh")]
+    out = _with_rate_rows(pd.concat(rows, ignore_index=True))
+    out["yhat_lower"], out["yhat_upper"] = np.nan, np.nan
+    return out
+
+
+def model_by_target(choices: dict[str, dict]) -> dict:
+    """Materialisation metadata: territory -> variable -> the chosen model, every candidate's back-test
+    scores and the conformal half-widths per horizon band (floats to 4 decimals, NaN as None)."""
+    def r(x):
+        return round(float(x), 4) if x is not None and np.isfinite(x) else None
+    return {territory: {variable: {"model": info["model"],
+                                   "scores": {m: {k: (r(v) if isinstance(v, float) else v) for k, v in sc.items()}
+                                              for m, sc in info["scores"].items()},
+                                   "conformal_half_width": {b: r(q) for b, q in info["half_width"].items()}}
+                        for variable, info in choice.items()}
+            for territory, choice in choices.items()}
+
+
+def issue_with_choice(history: pd.DataFrame, origin: pd.Timestamp, cfg: ForecastConfig, site: Site | None,
+                      choice: dict) -> pd.DataFrame:
+    """The issue at `origin` with the model `choose_models` picked per variable and its conformal interval."""
+    from energy_pipelines.forecasting import scores as fs
+
+    models = {choice[v]["model"] for v in ("consumption_kwh", "production_kwh")}
+    made = {}
+    if "prophet" in models:
+        made["prophet"] = forecast(history, origin, cfg, site)
+    if "hgb" in models:
+        made["hgb"] = forecast_hgb(history, origin, cfg)
+    rows = [made[choice[v]["model"]].pipe(lambda f, v=v: f[f["variable"] == v]) for v in ("consumption_kwh", "production_kwh")]
+    out = _with_rate_rows(pd.concat(rows, ignore_index=True))
+    out["issued_at_utc"] = pd.Timestamp(origin).tz_convert("UTC")
+    out["horizon_h"] = ((out["target_utc"] - out["issued_at_utc"]) / pd.Timedelta(hours=1)).astype("int64")
+    out["interval_width"] = cfg.interval_width
+    bands = fs.horizon_band(out["horizon_h"].to_numpy(dtype=float))
+    for variable in VARIABLES:
+        rows = (out["variable"] == variable).to_numpy()
+        info = choice[variable]
+        half = pd.Series(bands[rows]).map(info["half_width"]).to_numpy(dtype=float)
+        yhat = out.loc[rows, "yhat"].to_numpy(dtype=float)
+        lower, upper = yhat - half, yhat + half
+        if variable == "production_kwh":
+            lower = np.clip(lower, 0, None)
+        if variable == "self_production_rate_pct":
+            lower, upper = np.clip(lower, 0, 100), np.clip(upper, 0, 100)
+        out.loc[rows, "yhat_lower"], out.loc[rows, "yhat_upper"] = lower, upper
+        rivals = ", ".join(f"{k} {v['rmse']:.4g}" for k, v in info["scores"].items())
+        chosen_by = f"; chosen by the back-test of the week before (RMSE {rivals})" if rivals else ""
+        out.loc[rows, "model"] = (out.loc[rows, "model"].astype(str) + chosen_by
+                                  + "; interval: split conformal on the back-test errors per horizon band")
+    return out
+
+
 def with_rate(hourly_frame: pd.DataFrame) -> pd.DataFrame:
     out = hourly_frame.copy()
     c = out["consumption_kwh"].where(out["consumption_kwh"] > 0)
@@ -266,8 +463,9 @@ def evaluate(history: pd.DataFrame, forecasts: pd.DataFrame, capacity_kw: float 
         naive = seasonal_naive(series, pd.DatetimeIndex(f["target_utc"]))
         cap = capacity_kw if variable == "production_kwh" else None
         out[variable] = scores(a, f["yhat"].to_numpy(dtype=float), naive, float(np.nanmean(scales)), cap)
-        inside = (a >= f["yhat_lower"].to_numpy()) & (a <= f["yhat_upper"].to_numpy())
-        known = np.isfinite(a)
+        lower, upper = f["yhat_lower"].to_numpy(dtype=float), f["yhat_upper"].to_numpy(dtype=float)
+        inside = (a >= lower) & (a <= upper)
+        known = np.isfinite(a) & np.isfinite(lower) & np.isfinite(upper)  # a frame without interval: NaN
         out[variable]["interval_coverage"] = float(inside[known].mean()) if known.any() else float("nan")
         out[variable]["issues"] = int(f["issued_at_utc"].nunique())
     return out

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from energy_pipelines.catalog import Catalog, DatasetSpec
 from energy_pipelines.clock import HALF_HOUR, PARIS, UTC, Window
+from energy_pipelines.forecasting import scores
 from energy_pipelines.reporting import uc2 as charts
 from energy_pipelines.transforms import forecasting, green_signal, usage
 from energy_pipelines.transforms.common import missing_half_hours
@@ -182,7 +183,7 @@ def forecast_issue(sig: pd.DataFrame, rte: pd.DataFrame, *, cutoff: datetime, st
     green_min = float(version["green_local_ratio_min"])
     steps = int(fc["horizon_hours"]) * 2
     backtest = int(fc["backtest_hours"]) * 2
-    per_node, node_metrics = [], {}
+    per_node, node_metrics, probabilities = [], {}, []
     for node, rows in sig.groupby("code_poste_source"):
         series = rows.groupby("datetime_utc")["local_green_ratio"].mean()
         series.index = pd.DatetimeIndex(series.index).tz_convert(UTC)
@@ -192,6 +193,8 @@ def forecast_issue(sig: pd.DataFrame, rte: pd.DataFrame, *, cutoff: datetime, st
                                       threshold=green_min, correction_window=int(fc["correction_window_steps"]))
         out = result.frame.assign(code_poste_source=node)
         per_node.append(out)
+        if result.backtest is not None:
+            probabilities.append(result.backtest.assign(code_poste_source=node))
         node_metrics[node] = {k: (round(v, 4) if isinstance(v, float) and np.isfinite(v) else v)
                               for k, v in result.metrics.items()
                               if k in ("backtest_skill", "backtest_prophet_only_skill", "backtest_brier_skill",
@@ -233,14 +236,36 @@ def forecast_issue(sig: pd.DataFrame, rte: pd.DataFrame, *, cutoff: datetime, st
         "mean_backtest_brier_skill": _mean(node_metrics, "backtest_brier_skill"),
         "reference": "seasonal naive: same half-hour 7 days before; skill = 1 - RMSE/RMSE_ref (log1p scale)",
         "brier_reference": "climatology: base rate of green at the same half-hour over the training window",
+        **probability_scores(probabilities),
         "per_node": node_metrics,
     }
     return data, metrics
 
 
-def _mean(metrics: dict, key: str) -> float | None:
-    values = [m[key] for m in metrics.values() if isinstance(m.get(key), float) and np.isfinite(m[key])]
-    return round(float(np.mean(values)), 4) if values else None
+def probability_scores(backtests: list[pd.DataFrame]) -> dict:
+    """P(green) of the nodes' back-tests pooled: Brier skill vs climatology and the reliability diagram.
+
+    `backtests`: `ForecastResult.backtest` frames (p, outcome, climatology). The reliability table has
+    one row per tenth of probability: the mean forecast, the observed frequency of green and n
+    (`forecasting.scores.reliability`; a bin without forecast has n 0 and no frequency).
+    """
+    if not backtests:
+        return {}
+    pooled = pd.concat(backtests, ignore_index=True)
+    brier = scores.brier_skill(pooled["p"], pooled["outcome"], pooled["climatology"])
+    table = scores.reliability(pooled["p"], pooled["outcome"], bins=10)
+    table["n"] = table["n"].fillna(0).astype(int)
+    records = [{"bin_low": round(float(row.bin_low), 2), "bin_high": round(float(row.bin_high), 2),
+                "mean_forecast": _round(row.mean_forecast), "observed": _round(row.observed), "n": int(row.n)}
+               for row in table.itertuples()]
+    return {"pooled_backtest_brier": _round(brier["brier"]),
+            "pooled_backtest_brier_climatology": _round(brier["brier_reference"]),
+            "pooled_backtest_brier_skill": _round(brier["brier_skill"]),
+            "reliability": records}
+
+
+def _round(value: float) -> float | None:
+    return round(float(value), 4) if np.isfinite(value) else None
 
 
 def _mean(metrics: dict, key: str) -> float | None:

@@ -281,8 +281,11 @@ def backtest_scores(backtests: list) -> tuple[dict, dict]:
             summary[variable] = {
                 "skill_rmse_mean": float(np.nanmean([r["skill_rmse"] for r in rows])),
                 "mase_mean": float(np.nanmean([r["mase"] for r in rows])),
-                "interval_coverage_mean": float(np.nanmean([r["interval_coverage"] for r in rows])),
             }
+            # the issued interval is calibrated on these errors: its coverage is measured on the archive only
+            covered = [r["interval_coverage"] for r in rows if np.isfinite(r.get("interval_coverage", np.nan))]
+            if covered:
+                summary[variable]["interval_coverage_mean"] = float(np.mean(covered))
     return per_territory, summary
 
 

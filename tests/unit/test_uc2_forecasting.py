@@ -56,6 +56,50 @@ def test_forecast_beats_seasonal_naive_on_a_daily_cycle_with_weather_regimes():
     assert m["backtest_brier_skill"] == pytest.approx(1 - m["backtest_brier"] / expected)
 
 
+def test_reliability_diagram_of_p_green_pools_the_nodes_backtests_by_probability_bin():
+    idx = pd.date_range("2025-05-01", periods=48 * 16, freq="30min", tz="UTC")
+    rng = np.random.default_rng(4)
+    hours = idx.hour + idx.minute / 60
+    regime = np.repeat(rng.normal(0, 0.3, 16 * 4), 12)[: len(idx)]
+    frames = []
+    for shift in (0.0, 0.2):  # two grid nodes
+        ratio = np.clip(0.5 + shift + 0.8 * np.exp(-((hours - 12) / 3) ** 2) + regime + rng.normal(0, 0.1, len(idx)),
+                        0.05, None)
+        result = F.forecast(pd.Series(ratio, index=idx), 96, transform="log1p", backtest_steps=96, threshold=1.0)
+        back = result.backtest
+        assert len(back) == 96 and back["p"].between(0, 1).all()
+        # the back-test's outcomes and climatology are the truth and the base rate, not the forecast
+        truth = ratio[-96:] >= 1.0
+        assert np.array_equal(back["outcome"].to_numpy(), truth.astype(float))
+        assert result.metrics["backtest_brier_reference"] == pytest.approx(
+            float(np.mean((back["climatology"] - truth) ** 2)))
+        frames.append(back)
+    from energy_pipelines.transforms.uc2 import probability_scores
+
+    out = probability_scores(frames)
+    p = np.concatenate([f["p"] for f in frames])
+    o = np.concatenate([f["outcome"] for f in frames])
+    clim = np.concatenate([f["climatology"] for f in frames])
+    table = out["reliability"]
+    assert len(table) == 10 and sum(row["n"] for row in table) == len(p) == 192
+    for row in table:  # each bin by hand: [low, high), the last one closed
+        inside = (p >= row["bin_low"]) & ((p < row["bin_high"]) | (row["bin_high"] == 1.0))
+        assert row["n"] == inside.sum()
+        if inside.any():
+            assert row["mean_forecast"] == pytest.approx(p[inside].mean(), abs=1e-4)
+            assert row["observed"] == pytest.approx(o[inside].mean(), abs=1e-4)
+        else:
+            assert row["observed"] is None
+    # the reported skill is against climatology (the base rate), pooled over the nodes
+    bs, bs_clim = np.mean((p - o) ** 2), np.mean((clim - o) ** 2)
+    assert out["pooled_backtest_brier_climatology"] == pytest.approx(bs_clim, abs=1e-4)
+    assert out["pooled_backtest_brier_skill"] == pytest.approx(1 - bs / bs_clim, abs=1e-4)
+    from energy_pipelines.reporting.uc2 import reliability_chart
+
+    assert reliability_chart(table, "test")[:4] == b"\x89PNG"
+    assert probability_scores([]) == {}
+
+
 def test_short_history_forecasts_without_a_backtest():
     idx = pd.date_range("2025-05-01", periods=48 * 3, freq="30min", tz="UTC")
     series = pd.Series(1 + np.sin(np.arange(len(idx)) / 48 * 2 * np.pi), index=idx)

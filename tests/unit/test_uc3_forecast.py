@@ -78,3 +78,77 @@ def test_temperature_is_used_only_when_known_over_the_horizon_and_it_helps():
     score_with = tf.evaluate(history, with_t)["consumption_kwh"]
     score_without = tf.evaluate(history, without)["consumption_kwh"]
     assert score_with["rmse"] < score_without["rmse"]
+
+
+# -- the model per variable, chosen by the back-test of the week before the issue --------------------
+
+def _level_shifts(days=42):
+    """Consumption whose daily level wanders (a random walk, day to day): last week's values and a
+    stiff-trend prophet miss it, a model of the departure from the last day's mean follows it."""
+    history = _synthetic(days=days)
+    local = history["datetime_utc"].dt.tz_convert("Europe/Paris")
+    day = (local.dt.normalize() - local.dt.normalize().min()).dt.days.to_numpy()
+    level = np.cumsum(np.random.default_rng(7).normal(0, 25, day.max() + 1))
+    return history.assign(consumption_kwh=history["consumption_kwh"] + level[day] - level.min())  # stays > 0
+
+
+def _choose(history):
+    issue = history["datetime_utc"].iloc[-1] + pd.Timedelta(hours=1) - pd.Timedelta(hours=168)
+    past = history[history["datetime_utc"] < issue]
+    origin = issue - pd.Timedelta(hours=168)
+    cfg = tf.ForecastConfig(history_days=56)
+    candidates = {"prophet": tf.forecast(past, origin, cfg), "hgb": tf.forecast_hgb(past, origin, cfg)}
+    choice = tf.choose_models(past, candidates, cfg.interval_width)
+    # the back-test of what is issued is scored like any issue: every variable, MASE included
+    scores = tf.evaluate(past, tf.chosen_backtest(candidates, choice))
+    for variable in tf.VARIABLES:
+        assert scores[variable]["n"] == 168 and np.isfinite(scores[variable]["mase"]), (variable, scores[variable])
+        assert np.isnan(scores[variable]["interval_coverage"])  # calibrated on these errors: not claimed
+    return issue, past, cfg, choice
+
+
+def test_backtest_picks_hgb_where_the_level_wanders_and_prophet_where_the_sun_drives_production():
+    issue, past, cfg, choice = _choose(_level_shifts())
+    consumption, production = choice["consumption_kwh"], choice["production_kwh"]
+    assert consumption["model"] == "hgb"
+    assert consumption["scores"]["hgb"]["rmse"] < 0.9 * consumption["scores"]["prophet"]["rmse"]
+    # production is clear sky plus noise: prophet's clear-sky regressor wins
+    assert production["model"] == "prophet"
+    assert production["scores"]["prophet"]["rmse"] < production["scores"]["hgb"]["rmse"]
+    for info in (consumption, production):  # both candidates scored on the same hours
+        assert set(info["scores"]) == {"prophet", "hgb"}
+        assert info["scores"]["prophet"]["n"] == info["scores"]["hgb"]["n"] == 168
+    meta = tf.model_by_target({"t1": choice})
+    assert meta["t1"]["consumption_kwh"]["model"] == "hgb"
+    assert set(meta["t1"]["production_kwh"]["scores"]) == {"prophet", "hgb"}
+    # the issue uses the chosen models, with the conformal half-widths of their back-test errors
+    issued = tf.issue_with_choice(past, issue, cfg, tf.Site(), choice)
+    c = issued[issued["variable"] == "consumption_kwh"]
+    assert c["model"].str.startswith("hgb(").all() and c.shape[0] == 168
+    assert issued.loc[issued["variable"] == "production_kwh", "model"].str.startswith("prophet(").all()
+    first_day = c[c["horizon_h"] < 24]
+    assert np.allclose(first_day["yhat_upper"] - first_day["yhat"], consumption["half_width"]["0-24h"])
+    assert np.allclose(first_day["yhat"] - first_day["yhat_lower"], consumption["half_width"]["0-24h"])
+
+
+def test_choice_and_conformal_half_widths_by_hand():
+    index = pd.date_range("2025-03-03", periods=24 * 14, freq="h", tz="UTC")
+    truth = 100 + 10 * np.sin(np.arange(len(index)) / 5)
+    history = pd.DataFrame({"datetime_utc": index, "consumption_kwh": truth, "production_kwh": truth / 4})
+    targets = index[-168:]
+
+    def frame(err_c, err_p):
+        rows = [pd.DataFrame({"variable": v, "target_utc": targets, "yhat": history.set_index("datetime_utc").loc[targets, v]
+                              .to_numpy() + e, "yhat_lower": np.nan, "yhat_upper": np.nan, "model": "m"})
+                for v, e in (("consumption_kwh", err_c), ("production_kwh", err_p))]
+        return pd.concat(rows, ignore_index=True)
+
+    errors = np.arange(168, dtype=float) % 24 + 1  # 1..24 in every day
+    choice = tf.choose_models(history, {"prophet": frame(errors, 5.0), "hgb": frame(2 * errors, 1.0)}, 0.8)
+    assert choice["consumption_kwh"]["model"] == "prophet" and choice["production_kwh"]["model"] == "hgb"
+    assert choice["production_kwh"]["scores"]["prophet"]["rmse"] == pytest.approx(5.0)
+    # 24 errors 1..24 per band: the ceil(25 x 0.8) = 20th smallest
+    assert choice["consumption_kwh"]["half_width"] == {"0-24h": 20.0, "24-48h": 20.0, "d3-7": 20.0}
+    assert choice["production_kwh"]["half_width"]["0-24h"] == pytest.approx(1.0)
+    tie = tf.choose_models(history, {"prophet": frame(errors, 1.0), "hgb": frame(errors, 1.0)}, 0.8)
+    assert tie["consumption_kwh"]["model"] == "prophet"  # a tie keeps the incumbent

@@ -18,11 +18,20 @@ import pandas as pd
 import pytest
 
 from energy_pipelines.catalog import default_catalog
-from energy_pipelines.checks import COMPLETENESS, EXPECTATIONS, FRESHNESS, REJECTS, build_checks, publication_gate
+from energy_pipelines.checks import (
+    COMPLETENESS,
+    EXPECTATIONS,
+    FRESHNESS,
+    REJECTS,
+    SECRECY_AUDIT,
+    build_checks,
+    publication_gate,
+)
 from energy_pipelines.checks.samples import good_frame, violations
 from energy_pipelines.checks.factory import age_text
 from energy_pipelines.checks.suites import GENERATED, load_suite
 from energy_pipelines.checks.suites import expectations_dir_for
+from energy_pipelines.secrecy import load_products
 from energy_pipelines.partitions import for_partitioning, paris_day_bounds
 from energy_pipelines.resources import Platform
 from energy_pipelines.settings import Settings
@@ -31,6 +40,7 @@ from energy_pipelines.storage.schema import REJECTS_SCHEMA, conform, to_arrow
 
 UTC = timezone.utc
 CATALOG = default_catalog()
+SECRET_PRODUCTS = set(load_products().products)
 DATASETS = sorted(CATALOG.datasets)
 SPRING, AUTUMN = "2025-03-30", "2025-10-26"
 # in the spring day: 08:00 UTC holds a broken rule and two rejects, 09:00 UTC has no row
@@ -203,8 +213,10 @@ def quality(tmp_path_factory):
     run(groups["half_hourly"], {FRESHNESS}, {}, clock=lambda: latest_end + timedelta(minutes=75))
     stale = {d: results[(d, FRESHNESS)].pop(None, None) for d in groups["half_hourly"]}
 
+    # the gate over the checks run here (the secrecy audit's own gate: tests/integration/test_secrecy_audit_check.py)
     defs = dg.Definitions(assets=list(stubs.values()),
-                          asset_checks=build_checks(list(stubs.values()), CATALOG, settings), resources=resources)
+                          asset_checks=[c for c in build_checks(list(stubs.values()), CATALOG, settings)
+                                        if next(iter(c.check_keys)).name != SECRECY_AUDIT], resources=resources)
     return {"results": results, "cases": cases, "fresh": fresh, "stale": stale, "instance": instance,
             "defs": defs, "home": home}
 
@@ -306,6 +318,9 @@ def test_definitions_give_every_catalogued_asset_its_checks(settings):
             expected.add(FRESHNESS)
             if spec.write_mode == "replace" and load_suite(spec, expectations_dir_for(CATALOG)).enabled("completeness"):
                 expected.add(COMPLETENESS)
+        if spec.id in SECRET_PRODUCTS:  # published from confidential cells: audited before publication
+            expected.add(SECRECY_AUDIT)
+            assert graph.get_check_spec(dg.AssetCheckKey(key, SECRECY_AUDIT)).blocking
         assert names == expected, (key, names)
         assert graph.get_check_spec(dg.AssetCheckKey(key, EXPECTATIONS)).blocking
         assert not graph.get_check_spec(dg.AssetCheckKey(key, REJECTS)).blocking

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from energy_pipelines.forecasting.features import DailyContext
-from energy_pipelines.forecasting.models import MODELS
+from energy_pipelines.forecasting.models import MODELS, Forecaster
 
 
 def add_parser(subparsers) -> None:
@@ -81,6 +81,12 @@ def _cmd_backtest(args) -> int:
     from energy_pipelines.forecasting.backtest import charts, printed_table, run_backtest
 
     t0 = time.monotonic()
+    minimum = Forecaster().minimum_history_days
+    if args.history_days < minimum:  # the fit would find no data to calibrate on, deep in pandas
+        print(f"error: --history-days {args.history_days}: the 80 % intervals are calibrated on the last "
+              f"{Forecaster().calibration_days} days of the history and the model trains before them; give at "
+              f"least {minimum}", file=sys.stderr)
+        return 2
     if args.archives:
         frame = inputs.read_rte_archives(_archive_files(args.archives))
         name = f"rte_{args.area}_{args.column}"

@@ -164,8 +164,17 @@ class Forecaster:
     quantiles: dict = field(default_factory=dict)
     model: object = None
 
+    @property
+    def minimum_history_days(self) -> int:
+        """The calibration window plus four weeks of training before it."""
+        return self.calibration_days + 28
+
     def fit(self, series: pd.Series, context: DailyContext, until: pd.Timestamp) -> "Forecaster":
         """Calibrate then fit on the `history_days` before `until` (values from `until` on are never read)."""
+        if self.history_days < self.minimum_history_days:
+            raise ValueError(f"history of {self.history_days} days: the intervals are calibrated on its last "
+                             f"{self.calibration_days} days and the model trains on the 28 or more before them; "
+                             f"give at least {self.minimum_history_days} days")
         start = until - pd.Timedelta(days=self.history_days)
         history = series[(series.index >= start) & (series.index < until)]
         if history.notna().sum() < 4 * 7 * STEPS_PER_DAY:

@@ -32,3 +32,15 @@ def test_backtest_is_a_command_of_the_cli(capsys):
     with pytest.raises(SystemExit):
         main(["backtest", "--help"])
     assert "rolling-origin" in capsys.readouterr().out
+
+
+def test_a_history_shorter_than_the_calibration_window_is_refused_with_the_minimum(tmp_path, capsys):
+    """It crashed deep in pandas (an empty calibration set) when the PACA 2017 backtest asked for 180 days."""
+    from energy_pipelines.forecasting.models import Forecaster
+
+    code = main(["backtest", "--archives", str(tmp_path), "--temperature", str(tmp_path), "--school-calendar",
+                 str(tmp_path), "--from", "2017-07-01", "--to", "2018-01-01", "--history-days", "180"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--history-days 180" in err and f"at least {Forecaster().minimum_history_days}" in err
+    with pytest.raises(ValueError, match="give at least 392 days"):
+        Forecaster(history_days=180).fit(pd.Series(dtype=float), None, pd.Timestamp("2017-07-01", tz="UTC"))

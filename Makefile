@@ -39,8 +39,10 @@ ui: venv
 check-defs: venv
 	$(BIN)/dg check defs
 
+# one table of every benchmark against plain DuckDB; `make bench BENCH_ARGS=--quick` for short windows
+BENCH_ARGS ?=
 bench: venv
-	$(BIN)/python benchmarks/bench_eco2mix_backfill.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,6 +1,7 @@
 """One-year single-run backfill of the éCO2mix core asset vs plain DuckDB SQL on the same file.
 
-    python benchmarks/bench_eco2mix_backfill.py [--archive PATH] [--instance memory|postgres]
+    python benchmarks/bench_eco2mix_backfill.py [--archive PATH] [--days 365] [--instance memory,sqlite,postgres]
+                                                [--no-dagster] [--json PATH]
 
 RTE's real 2017 PACA archive is dropped into a fresh landing zone and materialised three ways,
 each in its own process (so peak memory is its own):
@@ -9,7 +10,10 @@ each in its own process (so peak memory is its own):
   compute   the same reader, transform and Parquet writes without Dagster (our code's own cost);
   duckdb    plain DuckDB SQL doing the same parsing and typing (latin-1 CSV, local time -> UTC,
             DST filler rows dropped, ND/'-' as NULL, green share) into date-partitioned Parquet.
-Prints times, peak RSS, row counts and the ratios to plain DuckDB. Figures, not assertions.
+`--days N` keeps the first N days of 2017 (all three variants, same window); `--instance` takes a
+comma-separated list of Dagster instance kinds (one Dagster run per kind); `--json PATH` writes the
+figures for benchmarks/run_all.py. Prints times, peak RSS, row counts and the ratios to plain
+DuckDB. Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +65,8 @@ COPY (
   SELECT *, 100 * (eolien_mw + solaire_mw + hydraulique_mw + bioenergies_mw) / nullif(consommation_mw, 0)
            AS green_share_pct,
          strftime(datetime_utc AT TIME ZONE 'UTC', '%Y-%m-%d') AS date
-  FROM typed ORDER BY datetime_utc
+  FROM typed WHERE datetime_utc >= TIMESTAMPTZ '{start}' AND datetime_utc < TIMESTAMPTZ '{end}'
+  ORDER BY datetime_utc
 ) TO '{out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date), OVERWRITE_OR_IGNORE)
 """
 
@@ -72,13 +79,20 @@ def _home(archive: Path) -> Path:
     return home
 
 
-def variant_dagster(archive: Path, instance_kind: str) -> dict:
+def _days(days: int) -> tuple[str, str]:
+    """[first Paris day, day after the last) of the benchmark window, as YYYY-MM-DD."""
+    first = date(2017, 1, 1)
+    return first.isoformat(), (first + timedelta(days=days)).isoformat()
+
+
+def variant_dagster(archive: Path, instance_kind: str, days: int) -> dict:
     import dagster as dg
 
+    first, end = _days(days)
     home = _home(archive)
     os.environ.update({"ENERGY_PIPELINES_HOME": str(home), "ENERGY_PIPELINES_MODE": "live",
-                       "ENERGY_PIPELINES_OFFLINE": "1", "ENERGY_PIPELINES_PARTITIONS_START": "2017-01-01",
-                       "ENERGY_PIPELINES_PARTITIONS_END": "2018-01-01"})
+                       "ENERGY_PIPELINES_OFFLINE": "1", "ENERGY_PIPELINES_PARTITIONS_START": first,
+                       "ENERGY_PIPELINES_PARTITIONS_END": end})
     from energy_pipelines.cli import _paris_midnight, materialize
 
     db = None
@@ -95,11 +109,12 @@ def variant_dagster(archive: Path, instance_kind: str) -> dict:
             f"storage:\n  postgres:\n    postgres_url: postgresql://postgres@127.0.0.1:5432/{db}\n"
             "telemetry:\n  enabled: false\n")
         instance = dg.DagsterInstance.from_config(str(dhome))
+    elif instance_kind == "sqlite":
+        instance = dg.DagsterInstance.local_temp(str(home / "dagster_home"))
     else:
         instance = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()
-    result = materialize(ASSETS, _paris_midnight("2017-01-01"), _paris_midnight("2018-01-01"),
-                         instance=instance, quiet=True)
+    result = materialize(ASSETS, _paris_midnight(first), _paris_midnight(end), instance=instance, quiet=True)
     seconds = time.perf_counter() - t0
     from energy_pipelines.storage import ParquetStore
 
@@ -112,7 +127,7 @@ def variant_dagster(archive: Path, instance_kind: str) -> dict:
     return {"seconds": seconds, "rows": core.num_rows, "success": result.success, "materialisations": events}
 
 
-def variant_compute(archive: Path) -> dict:
+def variant_compute(archive: Path, days: int) -> dict:
     from energy_pipelines.catalog import default_catalog
     from energy_pipelines.partitions import paris_day_bounds
     from energy_pipelines.sources.landing import LandingZone
@@ -121,10 +136,11 @@ def variant_compute(archive: Path) -> dict:
     from energy_pipelines.storage.schema import conform
     from energy_pipelines.transforms.eco2mix import clean_eco2mix
 
+    first, end = _days(days)
     home = _home(archive)
     catalog = default_catalog()
     t0 = time.perf_counter()
-    window = (paris_day_bounds("2017-01-01")[0], paris_day_bounds("2018-01-01")[0])
+    window = (paris_day_bounds(first)[0], paris_day_bounds(end)[0])
     read = LandingZone(home / "landing", "rte_eco2mix_regional").read_window(ADAPTER, *window)
     store = ParquetStore(home / "warehouse")
     for dataset, frame in (("raw_rte__eco2mix_regional", read.rows),):
@@ -141,58 +157,89 @@ def variant_compute(archive: Path) -> dict:
     return {"seconds": seconds, "rows": table.num_rows, "success": True}
 
 
-def variant_duckdb(archive: Path) -> dict:
+def variant_duckdb(archive: Path, days: int) -> dict:
     import duckdb
 
+    from energy_pipelines.partitions import paris_day_bounds
+
+    first, end = _days(days)
     out = Path(tempfile.mkdtemp(prefix="ep-bench-duck-"))
     t0 = time.perf_counter()
     con = duckdb.connect()
-    con.execute(DUCKDB_SQL.format(archive=archive, out=out / "core"))
+    con.execute(DUCKDB_SQL.format(archive=archive, out=out / "core", start=paris_day_bounds(first)[0].isoformat(),
+                                  end=paris_day_bounds(end)[0].isoformat()))
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}/core/*/*.parquet')").fetchone()[0]
     seconds = time.perf_counter() - t0
     shutil.rmtree(out)
     return {"seconds": seconds, "rows": rows, "success": True}
 
 
-def run_child(variant: str, archive: Path, instance: str) -> dict:
+def run_child(variant: str, archive: Path, instance: str, days: int) -> dict:
     proc = subprocess.Popen([sys.executable, __file__, "--child", variant, "--archive", str(archive),
-                             "--instance", instance], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+                             "--instance", instance, "--days", str(days)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate()
+    status = proc.returncode
     if status != 0:
-        raise SystemExit(f"{variant} failed (status {status})")
+        last = (err.strip().splitlines() or ["no error output"])[-1]
+        raise SystemExit(f"{variant} failed (status {status}): {last}")
     figures = json.loads(out.strip().splitlines()[-1])
-    figures["peak_rss_mb"] = usage.ru_maxrss / 1024
+    figures["peak_rss_mb"] = figures.pop("own_peak_rss_mb")
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
-    parser.add_argument("--instance", choices=["memory", "postgres"], default="memory")
+    parser.add_argument("--days", type=int, default=365, help="the first N days of 2017 (365: the whole year)")
+    parser.add_argument("--instance", default="memory",
+                        help="Dagster instance kind(s), comma-separated: memory, sqlite, postgres")
+    parser.add_argument("--no-dagster", action="store_true", help="measure plain DuckDB and our code only")
+    parser.add_argument("--json", type=Path, help="write the figures to this file (for benchmarks/run_all.py)")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
-        fn = {"dagster": lambda: variant_dagster(args.archive, args.instance),
-              "compute": lambda: variant_compute(args.archive), "duckdb": lambda: variant_duckdb(args.archive)}
-        print(json.dumps(fn[args.child]()))
+        fn = {"dagster": lambda: variant_dagster(args.archive, args.instance, args.days),
+              "compute": lambda: variant_compute(args.archive, args.days),
+              "duckdb": lambda: variant_duckdb(args.archive, args.days)}
+        figures = fn[args.child]()
+        figures["own_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(figures))
         return
     if not args.archive.exists():
         raise SystemExit(f"archive not found: {args.archive} (pass --archive)")
-    print(f"archive: {args.archive.name}  instance: {args.instance}  cpus: {os.cpu_count()}")
-    results = {v: run_child(v, args.archive, args.instance) for v in ("duckdb", "compute", "dagster")}
+    kinds = [] if args.no_dagster else [k.strip() for k in args.instance.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in ("memory", "sqlite", "postgres")]
+    if unknown:
+        raise SystemExit(f"unknown instance kind(s) {unknown}: expected memory, sqlite or postgres")
+    print(f"archive: {args.archive.name}  days: {args.days}  instances: {kinds or 'none'}  cpus: {os.cpu_count()}")
+    results = {v: run_child(v, args.archive, "memory", args.days) for v in ("duckdb", "compute")}
+    for kind in kinds:
+        results[f"dagster/{kind}"] = run_child("dagster", args.archive, kind, args.days)
     base = results["duckdb"]["seconds"]
-    print(f"{'variant':<10}{'seconds':>10}{'x duckdb':>10}{'peak MB':>10}{'rows':>8}  notes")
+    print(f"{'variant':<16}{'seconds':>10}{'x duckdb':>10}{'peak MB':>10}{'rows':>8}  notes")
     for name, r in results.items():
-        note = f"{r.get('materialisations', '')} materialisations recorded" if name == "dagster" else ""
-        print(f"{name:<10}{r['seconds']:>10.2f}{r['seconds'] / base:>10.1f}{r['peak_rss_mb']:>10.0f}{r['rows']:>8}  {note}")
-    d = results["dagster"]
-    per = (d["seconds"] - results["compute"]["seconds"]) / max(d["materialisations"], 1) * 1000
-    print(f"Dagster bookkeeping: ~{per:.1f} ms per partition materialisation "
-          f"({d['materialisations']} for 2 assets x 17,520 half-hours)")
-    print("aim: within 3x of plain DuckDB: "
-          f"compute {'met' if results['compute']['seconds'] <= 3 * base else 'NOT met'}, "
-          f"end-to-end Dagster run {'met' if d['seconds'] <= 3 * base else 'NOT met'}")
+        note = f"{r.get('materialisations', '')} materialisations recorded" if name.startswith("dagster") else ""
+        print(f"{name:<16}{r['seconds']:>10.2f}{r['seconds'] / base:>10.1f}{r['peak_rss_mb']:>10.0f}{r['rows']:>8}"
+              f"  {note}")
+    compute = results["compute"]["seconds"]
+    for kind in kinds:
+        d = results[f"dagster/{kind}"]
+        per = (d["seconds"] - compute) / max(d["materialisations"], 1) * 1000
+        print(f"Dagster bookkeeping ({kind}): ~{per:.1f} ms per partition materialisation "
+              f"({d['materialisations']} for 2 assets x {args.days} days of half-hours)")
+    print(f"aim: our code within 3x of plain DuckDB: {'met' if compute <= 3 * base else 'NOT met'} "
+          f"({compute / base:.1f}x)")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "benchmark": f"RTE PACA archive, {args.days} days (raw + core)",
+            "duckdb_s": base, "ours_s": compute,
+            "dagster_s": {kind: results[f"dagster/{kind}"]["seconds"] for kind in kinds},
+            "ours_ratio": compute / base,
+            "dagster_ratio": {kind: results[f"dagster/{kind}"]["seconds"] / base for kind in kinds},
+            "peak_rss_mb": {name: r["peak_rss_mb"] for name, r in results.items()},
+            "rows": {name: r["rows"] for name, r in results.items()},
+        }, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """UC2 benchmark (a): single-run backfill of one year for the ~280 charge points of the sample network.
 
-    python benchmarks/uc2_backfill_year.py [--start 2025-01-01] [--days 365] [--keep DIR]
+    python benchmarks/uc2_backfill_year.py [--start 2025-01-01] [--days 365] [--keep DIR] [--json PATH]
 
 The simulators drop a year of half-hourly files into a fresh landing zone, as SPIE, Enedis and RTE
 would have (3 x 17,520 files plus RTE's daily exports). Then, each in its own process:
@@ -16,7 +16,8 @@ would have (3 x 17,520 files plus RTE's daily exports). Then, each in its own pr
 The Dagster run also persists every raw dataset, the rejects and the pseudonymised sessions,
 which the SQL baseline does not: the per-step times of the run are printed so the comparable
 part (reading the drops + the signal) can be set against the baseline too.
-Prints times, peak RSS and ratios; figures, not assertions.
+Prints times, peak RSS and ratios (`--json PATH` also writes them for benchmarks/run_all.py);
+figures, not assertions.
 """
 
 from __future__ import annotations
@@ -239,6 +240,7 @@ def main() -> int:
     parser.add_argument("--keep", help="use (and keep) this data root instead of a temporary one")
     parser.add_argument("--child", choices=["dagster", "duckdb", "compute"])
     parser.add_argument("--home")
+    parser.add_argument("--json", type=Path, help="write the figures to this file (for benchmarks/run_all.py)")
     args = parser.parse_args()
     start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
     end = start + timedelta(days=args.days)
@@ -261,6 +263,8 @@ def main() -> int:
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode:
                 print(proc.stderr[-3000:])
+                last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
+                print(f"{variant} failed (status {proc.returncode}): {last}", file=sys.stderr)
                 return 1
             results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
         d, g, c = results["duckdb"], results["dagster"], results["compute"]
@@ -279,6 +283,17 @@ def main() -> int:
         print(f"ratio comparable steps (drops read + signal + open signal, {comparable:.1f} s) / plain DuckDB: "
               f"{comparable / d['total_s']:.2f}x")
         print(f"ratio our code without Dagster / plain DuckDB: {c['total_s'] / d['total_s']:.2f}x")
+        if args.json:
+            kind = "memory" + (" + checks" if args.with_checks else "")
+            args.json.write_text(json.dumps({
+                "benchmark": f"UC2 chain, {args.days} days, sample network",
+                "duckdb_s": d["total_s"], "ours_s": c["total_s"], "dagster_s": {kind: g["total_s"]},
+                "ours_ratio": c["total_s"] / d["total_s"], "dagster_ratio": {kind: g["total_s"] / d["total_s"]},
+                "peak_rss_mb": {"duckdb": d["peak_rss_mb"], "compute": c["peak_rss_mb"],
+                                f"dagster/{kind}": g["peak_rss_mb"]},
+                "success": g["success"],
+                "note": "the Dagster run also persists raw datasets, rejects and sessions the SQL does not",
+            }, indent=1))
     finally:
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)

@@ -1,6 +1,6 @@
 """UC2 benchmark (b): the green charging signal of 100,000 charge points for one day.
 
-    python benchmarks/uc2_national_day.py [--charge-points 100000] [--day 2025-06-03]
+    python benchmarks/uc2_national_day.py [--charge-points 100000] [--day 2025-06-03] [--json PATH]
 
 The simulator's national-scale network (same shapes as the Hautes-Alpes one) gives one day of
 OCPP transaction log, event log and Enedis signal (one row per station and half-hour), stored as
@@ -176,6 +176,7 @@ def main() -> int:
     parser.add_argument("--day", default="2025-06-03")
     parser.add_argument("--child", choices=["pipeline", "duckdb"])
     parser.add_argument("--dir")
+    parser.add_argument("--json", type=Path, help="write the figures to this file (for benchmarks/run_all.py)")
     args = parser.parse_args()
     if args.child:
         child(args.child, Path(args.dir), args.day)
@@ -187,7 +188,12 @@ def main() -> int:
         results = {}
         for variant in ("duckdb", "pipeline"):
             proc = subprocess.run([sys.executable, __file__, "--child", variant, "--dir", tmp, "--day", args.day],
-                                  capture_output=True, text=True, check=True)
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                print(proc.stderr[-3000:])
+                last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
+                print(f"{variant} failed (status {proc.returncode}): {last}", file=sys.stderr)
+                return 1
             results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
             print(f"{variant:9s}", json.dumps(results[variant]))
         p, d = results["pipeline"], results["duckdb"]
@@ -199,6 +205,14 @@ def main() -> int:
         print(f"duckdb   {d['total_s']:.2f} s, peak {d['peak_rss_mb']} MB")
         print(f"ratio pipeline / plain DuckDB: time {p['total_s'] / d['total_s']:.2f}x, "
               f"memory {p['peak_rss_mb'] / d['peak_rss_mb']:.2f}x")
+        if args.json:
+            args.json.write_text(json.dumps({
+                "benchmark": f"UC2 signal, {sizes['charge_points']:,} charge points x 1 day",
+                "duckdb_s": d["total_s"], "ours_s": p["total_s"], "dagster_s": {},
+                "ours_ratio": p["total_s"] / d["total_s"], "dagster_ratio": {},
+                "peak_rss_mb": {"duckdb": d["peak_rss_mb"], "compute": p["peak_rss_mb"]},
+                "note": "no Dagster variant (the asset's own work, from stored Parquet)",
+            }, indent=1))
     return 0
 
 

@@ -1,6 +1,6 @@
 """UC3 benchmark: one year of all five territories in one Dagster run, against plain DuckDB SQL.
 
-    .venv/bin/python benchmarks/uc3_year.py [--year 2025] [--days 365] [--keep DIR]
+    .venv/bin/python benchmarks/uc3_year.py [--year 2025] [--days 365] [--keep DIR] [--json PATH]
 
 1. sample mode writes a year of Enedis per-commune extracts into landing/ (timed apart: it is the
    simulator, not the pipeline);
@@ -11,10 +11,14 @@
 4. the same computation as plain DuckDB SQL over the same landing CSVs (parse, type, commune ->
    territory sums, A = min(P, C), daily / monthly / yearly ratio-of-sums rates), and over the
    raw Parquet the pipeline wrote (without the CSV parse);
-then prints the figures and the ratios. No assertion: figures only (DESIGN §10).
+then prints the figures and the ratios (`--json PATH` also writes them for benchmarks/run_all.py;
+there is no "our code without Dagster" variant here, and the peak memory is the one process's,
+pipeline and SQL together). No assertion: figures only (DESIGN §10).
 """
 
 import argparse
+import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -118,6 +122,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true",
                         help="a SQLite Dagster instance (the local default) instead of an in-memory one: adds the "
                              "cost of storing one materialisation event per partition and asset")
+    parser.add_argument("--json", type=Path, help="write the figures to this file (for benchmarks/run_all.py)")
     args = parser.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="uc3_bench_"))
     settings = load_settings({"ENERGY_PIPELINES_HOME": str(home),
@@ -167,6 +172,16 @@ def main() -> None:
     print(f"  ratio pipeline core->out steps / DuckDB SQL (from raw Parquet): {core_to_out / sql_parquet_s:6.1f} x")
     print("  (the pipeline also keeps every row's origin and rejects, secrecy, completeness, half-hourly")
     print("   products, charts and one Dagster materialisation per partition; the SQL does only the sums)")
+    if args.json:
+        kind = "sqlite" if args.sqlite else "memory"
+        args.json.write_text(json.dumps({
+            "benchmark": f"UC3 chain, {args.days} days, 5 territories",
+            "duckdb_s": sql_csv_s, "ours_s": None, "dagster_s": {kind: pipeline_s},
+            "ours_ratio": None, "dagster_ratio": {kind: pipeline_s / sql_csv_s},
+            "peak_rss_mb": {"process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
+            "note": "our code is not timed without Dagster here; peak memory is the whole process "
+                    "(Dagster runs + SQL)",
+        }, indent=1))
     if args.keep is None:
         shutil.rmtree(home, ignore_errors=True)
 

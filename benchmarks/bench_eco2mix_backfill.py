@@ -31,6 +31,8 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench_common import failure_reason
+
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE_PATH = Path("shared") / "realdata" / "rte_eco2mix_paca" / "eCO2mix_RTE_PACA_Annuel-Definitif_2017.csv"
 # the real data sits beside the clone: take the nearest ancestor that has it
@@ -181,8 +183,7 @@ def run_child(variant: str, archive: Path, instance: str, days: int) -> dict:
     out, err = proc.communicate()
     status = proc.returncode
     if status != 0:
-        last = (err.strip().splitlines() or ["no error output"])[-1]
-        raise SystemExit(f"{variant} failed (status {status}): {last}")
+        raise SystemExit(f"{variant} failed (status {status}): {failure_reason(err)}")
     figures = json.loads(out.strip().splitlines()[-1])
     figures["peak_rss_mb"] = figures.pop("own_peak_rss_mb")
     return figures

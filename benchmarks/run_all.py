@@ -25,6 +25,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench_common import failure_reason
+
 HERE = Path(__file__).resolve().parent
 
 # name -> (script, arguments for the full window, arguments for --quick)
@@ -52,9 +54,11 @@ def run_one(name: str, quick: bool, instance: str, timeout: float) -> dict:
             return {"benchmark": name, "failed": f"timed out after {timeout:.0f} s"}
         wall = time.perf_counter() - t0
         if proc.returncode:
-            lines = [ln for ln in (proc.stderr + proc.stdout).strip().splitlines() if ln.strip()]
-            reason = next((ln for ln in reversed(lines) if "failed" in ln), lines[-1] if lines else "no output")
-            return {"benchmark": name, "failed": f"exit status {proc.returncode}: {reason.strip()[:160]}"}
+            lines = [ln.strip() for ln in (proc.stdout + "\n" + proc.stderr).splitlines()]
+            # the scripts name the failed variant and its error on a line of their own
+            reason = next((ln for ln in reversed(lines) if " failed (status " in ln),
+                          failure_reason(proc.stderr or proc.stdout))
+            return {"benchmark": name, "failed": f"exit status {proc.returncode}: {reason}"}
         if not out.exists():
             return {"benchmark": name, "failed": "finished without writing its --json figures"}
         figures = json.loads(out.read_text())

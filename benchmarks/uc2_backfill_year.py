@@ -36,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench_common import failure_reason  # noqa: E402
 UTC = timezone.utc
 CHAIN = ["raw_spie__transaction_log", "raw_spie__event_log", "raw_spie__transaction_history",
          "raw_enedis__green_signal", "raw_rte__eco2mix_regional", "core_rte__eco2mix_regional",
@@ -48,15 +49,18 @@ COMPARABLE = ["raw_spie__transaction_log", "raw_spie__event_log", "raw_enedis__g
 DUCKDB_SQL = """
 SET TimeZone = 'UTC';
 CREATE TABLE tx AS
-  SELECT CAST("timestamp" AS TIMESTAMPTZ) AS ts, charge_point_id AS id_pdc_itinerance, transaction_id, meter_wh,
+  SELECT CAST("timestamp" AS TIMESTAMPTZ) AS ts, charge_point_id AS id_pdc_itinerance, transaction_id,
+         meter_value * CASE WHEN unit = 'kWh' THEN 1000 ELSE 1 END AS meter_wh,
          CASE WHEN context = 'Sample.Clock' AND epoch(CAST("timestamp" AS TIMESTAMPTZ))::BIGINT % 1800 = 0
               THEN time_bucket(INTERVAL 30 MINUTE, CAST("timestamp" AS TIMESTAMPTZ)) - INTERVAL 30 MINUTE
               ELSE time_bucket(INTERVAL 30 MINUTE, CAST("timestamp" AS TIMESTAMPTZ)) END AS slot
   FROM read_csv('{landing}/spie_transaction_log/*.csv', delim=';', header=true,
                 columns={{'timestamp': 'VARCHAR', 'charge_point_id': 'VARCHAR', 'connector_id': 'BIGINT',
                           'message': 'VARCHAR', 'transaction_id': 'BIGINT', 'id_tag': 'VARCHAR',
-                          'id_tag_status': 'VARCHAR', 'meter_wh': 'BIGINT', 'measurand': 'VARCHAR',
-                          'context': 'VARCHAR', 'reason': 'VARCHAR'}});
+                          'id_tag_status': 'VARCHAR', 'meter_value': 'DOUBLE', 'unit': 'VARCHAR',
+                          'measurand': 'VARCHAR', 'context': 'VARCHAR', 'reason': 'VARCHAR'}})
+  -- the energy register (meterStart / meterStop, and MeterValues of the register measurand)
+  WHERE message <> 'MeterValues' OR coalesce(measurand, '') IN ('', 'Energy.Active.Import.Register');
 CREATE TABLE ev AS
   SELECT CAST("timestamp" AS TIMESTAMPTZ) AS ts, charge_point_id AS id_pdc_itinerance, status,
          time_bucket(INTERVAL 30 MINUTE, CAST("timestamp" AS TIMESTAMPTZ)) AS slot
@@ -68,9 +72,12 @@ CREATE TABLE en AS
   SELECT CAST(horodate AS TIMESTAMPTZ) AS slot, id_station_itinerance, code_poste_source, ratio_vert
   FROM read_csv('{landing}/enedis_green_signal/*.csv', delim=';', header=true, all_varchar=false);
 CREATE TABLE rte AS
-  SELECT CAST(date_heure AS TIMESTAMPTZ) AS slot,
-         100 * (coalesce(eolien, 0) + solaire + hydraulique + bioenergies) / consommation AS share
-  FROM read_csv('{landing}/rte_eco2mix_regional/*.csv', delim=';', header=true);
+  SELECT CAST("Date - Heure" AS TIMESTAMPTZ) AS slot,
+         100 * (coalesce("Eolien (MW)", 0) + "Solaire (MW)" + "Hydraulique (MW)" + "Bioénergies (MW)")
+             / "Consommation (MW)" AS share
+  FROM read_csv('{landing}/rte_eco2mix_regional/*.csv', delim=';', header=true, null_padding=true,
+                types={{'Date - Heure': 'VARCHAR', 'Consommation (MW)': 'DOUBLE', 'Eolien (MW)': 'DOUBLE',
+                       'Solaire (MW)': 'DOUBLE', 'Hydraulique (MW)': 'DOUBLE', 'Bioénergies (MW)': 'DOUBLE'}});
 CREATE TABLE reg AS
   SELECT id_pdc_itinerance, id_station_itinerance, code_insee_commune, CAST(puissance_nominale AS DOUBLE) AS p
   FROM read_csv('{landing}/irve_symenergie05/*.csv', delim=',', header=true, all_varchar=true)
@@ -193,6 +200,8 @@ def run_compute(home: Path, start: datetime, end: datetime) -> dict:
 
     def save(dataset, frame, window):
         spec = catalog[dataset]
+        if "delivered_utc" in frame and "delivered_utc" not in spec.table_schema.columns:
+            frame = frame.drop(columns="delivered_utc")  # as the raw assets do (assets/raw.py)
         table = conform(frame, spec.table_schema.to_arrow(), spec.id, spec.table_schema.primary_key)
         store.write(dataset, table, time_column=spec.time_column, window=window)
 
@@ -263,8 +272,8 @@ def main() -> int:
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode:
                 print(proc.stderr[-3000:])
-                last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
-                print(f"{variant} failed (status {proc.returncode}): {last}", file=sys.stderr)
+                print(f"{variant} failed (status {proc.returncode}): {failure_reason(proc.stderr)}",
+                      file=sys.stderr)
                 return 1
             results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
         d, g, c = results["duckdb"], results["dagster"], results["compute"]

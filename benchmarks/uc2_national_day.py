@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench_common import failure_reason  # noqa: E402
 
 UTC = timezone.utc
 
@@ -191,8 +192,8 @@ def main() -> int:
                                   capture_output=True, text=True)
             if proc.returncode:
                 print(proc.stderr[-3000:])
-                last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
-                print(f"{variant} failed (status {proc.returncode}): {last}", file=sys.stderr)
+                print(f"{variant} failed (status {proc.returncode}): {failure_reason(proc.stderr)}",
+                      file=sys.stderr)
                 return 1
             results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
             print(f"{variant:9s}", json.dumps(results[variant]))

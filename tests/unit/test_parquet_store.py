@@ -164,3 +164,19 @@ def test_a_locked_warehouse_does_not_fail_the_write(tmp_path):
     finally:
         holder.kill()
     assert wh.refresh_view("ds") is True
+
+
+def test_unsorted_chunked_rows_land_in_their_day_files_in_their_given_order(tmp_path):
+    """The one-pass grouping by day keeps each day's rows as a per-day filter would, chunks or not."""
+    store = ParquetStore(tmp_path)
+    t = datetime(2025, 1, 1, tzinfo=UTC)
+    times = [t + timedelta(hours=h) for h in (30, 2, 50, 1, 26, 49, 0)]  # three UTC days, shuffled
+    values = [float(i) for i in range(len(times))]
+    table = pa.Table.from_batches([
+        pa.record_batch([pa.array(times[:3], pa.timestamp("us", tz="UTC")), pa.array(values[:3])], schema=SCHEMA),
+        pa.record_batch([pa.array(times[3:], pa.timestamp("us", tz="UTC")), pa.array(values[3:])], schema=SCHEMA),
+    ])
+    stats = store.write("ds", table, time_column="datetime_utc", window=(t, t + timedelta(days=3)))
+    assert [p.parent.name for p in stats.files_written] == ["date=2025-01-01", "date=2025-01-02", "date=2025-01-03"]
+    per_day = [pq.read_table(p).column("value").to_pylist() for p in stats.files_written]
+    assert per_day == [[1.0, 3.0, 6.0], [0.0, 4.0], [2.0, 5.0]]
